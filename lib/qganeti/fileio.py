@@ -1,0 +1,71 @@
+"""Durable file replacement: write a temporary file, fsync, rename, fsync the dir.
+
+A crash at any line leaves either the old or the new content under the final
+name, never a torn file (as qmail's queue does it).
+"""
+
+import os
+
+_counter = 0
+
+
+def _tmp_name(path):
+    global _counter
+    _counter += 1
+    head, tail = os.path.split(path)
+    return os.path.join(head, ".%s.tmp.%d.%d" % (tail, os.getpid(), _counter))
+
+
+def fsync_dir(dirname):
+    fd = os.open(dirname or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, data, mode=0o640, durable=True):
+    """Replace PATH by DATA (bytes or str) atomically; fsync unless not DURABLE."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = _tmp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    if durable:
+        fsync_dir(os.path.dirname(path))
+
+
+def read_file(path, default=None):
+    """The whole file as str, or DEFAULT when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return default
+
+
+def read_first_line(path, default=None):
+    """First line, whitespace stripped (qmail's control-file convention)."""
+    text = read_file(path)
+    if text is None:
+        return default
+    return text.split("\n", 1)[0].strip()
+
+
+def ensure_dir(path, mode=0o755):
+    os.makedirs(path, mode=mode, exist_ok=True)
