@@ -24,8 +24,14 @@ def fsync_dir(dirname):
         os.close(fd)
 
 
-def atomic_write(path, data, mode=0o640, durable=True):
-    """Replace PATH by DATA (bytes or str) atomically; fsync unless not DURABLE."""
+def atomic_write(path, data, mode=0o640, durable=True, fsync_file=None):
+    """Replace PATH by DATA (bytes or str) atomically; fsync unless not DURABLE.
+
+    fsync_file=True with durable=False syncs the file but leaves the
+    directory's fsync to the caller (who may batch several renames).
+    """
+    if fsync_file is None:
+        fsync_file = durable
     if isinstance(data, str):
         data = data.encode("utf-8")
     tmp = _tmp_name(path)
@@ -34,7 +40,7 @@ def atomic_write(path, data, mode=0o640, durable=True):
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        if durable:
+        if fsync_file:
             os.fsync(fd)
     except BaseException:
         os.close(fd)
