@@ -24,7 +24,7 @@ import signal
 import sys
 import time
 
-from qganeti import errors, fileio, inotify, jqueue, luxi, opcodes, paths
+from qganeti import errors, fileio, inotify, jqueue, luxi, luxiquery, opcodes, paths
 
 QUEUE_SIZE_HARD_LIMIT = 5000
 # Job ids are reserved in blocks: the serial file is written (and fsync'd)
@@ -539,7 +539,7 @@ class Luxid:
             job, archived = self.job_or_archived(jid)
             if job is None:
                 raise errors.JobLost("Can't load job file")
-            info = job_fields(job, fields, archived)
+            (info,) = luxiquery.job_rows(self, [(jid, job, archived)], fields)
             logs = [entry for op in job["ops"] for entry in op["log"]
                     if prev_serial is None or entry[0] > prev_serial]
             if jqueue.status(job) in jqueue.FINALIZED or logs or info != prev_info:
@@ -681,37 +681,30 @@ class Luxid:
         ids, fields = _args(args, 2, "QueryJobs")
         if not isinstance(fields, list):
             raise ParseFailure("QueryJobs: fields must be a list")
-        unknown = [f for f in fields if f not in JOB_GETTERS]
-        if unknown:
-            raise errors.OpPrereqError("Unknown output fields selected: %s" % ", ".join(unknown),
-                                       errors.ECODE_INVAL)
         if ids is None or ids == []:
             ids = sorted(self.jobs)
-        rows = []
+        wanted = []
         for jid in ids:
             try:
                 jid = _job_id(jid)
             except ParseFailure:
-                rows.append(None)
+                wanted.append((jid, None, False))
                 continue
             job, archived = self.job_or_archived(jid)
-            rows.append(None if job is None else job_fields(job, fields, archived))
-        return rows
+            wanted.append((jid, job, archived))
+        return luxiquery.job_rows(self, wanted, fields)
 
     def m_Query(self, args):
         what, fields, qfilter = _args(args, 3, "Query")
-        from qganeti import luxiquery
         return luxiquery.query(self, what, fields, qfilter)
 
     def m_QueryFields(self, args):
         what, fields = _args(args, 2, "QueryFields")
-        from qganeti import luxiquery
         return luxiquery.query_fields(what, fields)
 
     def m_QueryClusterInfo(self, args):
         _args(args, 0, "QueryClusterInfo")
         self.require_config()
-        from qganeti import luxiquery
         return luxiquery.cluster_info(self.cfg)
 
     def m_QueryConfigValues(self, args):
@@ -728,7 +721,6 @@ class Luxid:
     def m_QueryTags(self, args):
         kind, name = _args(args, 2, "QueryTags")
         self.require_config()
-        from qganeti import luxiquery
         return luxiquery.tags(self.cfg, kind, name)
 
     def m_SetDrainFlag(self, args):
@@ -873,31 +865,3 @@ def watcher_paused_until():
     except ValueError:
         return None
     return until if until > time.time() else None
-
-
-def _per_op(key):
-    return lambda job, archived: [op[key] for op in job["ops"]]
-
-
-JOB_GETTERS = {
-    "id": lambda job, archived: job["id"],
-    "status": lambda job, archived: jqueue.status(job),
-    "priority": lambda job, archived: jqueue.priority(job),
-    "archived": lambda job, archived: archived,
-    "ops": lambda job, archived: [op["input"] for op in job["ops"]],
-    "opresult": _per_op("result"),
-    "opstatus": _per_op("status"),
-    "oplog": _per_op("log"),
-    "opstart": _per_op("start_timestamp"),
-    "opexec": _per_op("exec_timestamp"),
-    "opend": _per_op("end_timestamp"),
-    "oppriority": _per_op("priority"),
-    "summary": lambda job, archived: [opcodes.summary(op["input"]) for op in job["ops"]],
-    "received_ts": lambda job, archived: job.get("received_timestamp"),
-    "start_ts": lambda job, archived: job.get("start_timestamp"),
-    "end_ts": lambda job, archived: job.get("end_timestamp"),
-}
-
-
-def job_fields(job, fields, archived=False):
-    return [JOB_GETTERS[f](job, archived) if f in JOB_GETTERS else None for f in fields]

@@ -1,8 +1,8 @@
-"""luxid's answers that come from the config snapshot (cluster info, tags, Query)."""
+"""luxid's answers from its view: cluster info, tags, Query over jobs, locks and the config."""
 
 import platform
 
-from qganeti import errors
+from qganeti import errors, fastjson
 
 SOFTWARE_VERSION = "3.0.2"
 PROTOCOL_VERSION = 3000000
@@ -99,10 +99,99 @@ def tags(cfg, kind, name):
     return list(obj.get("tags", []))
 
 
+_RESOURCES = ("export", "filter", "group", "instance", "job", "lock", "network", "node")
+
+
+def _table(what):
+    from qganeti import query as q
+    tables = {"job": "JOB_FIELDS", "lock": "LOCK_FIELDS", "instance": "INSTANCE_FIELDS",
+              "node": "NODE_FIELDS", "group": "GROUP_FIELDS", "network": "NETWORK_FIELDS"}
+    if what not in tables:
+        return None
+    return getattr(q, tables[what])
+
+
+def _check_resource(what, fields):
+    from qganeti import luxid as luxid_mod
+    if not isinstance(what, str) or what not in _RESOURCES:
+        raise luxid_mod.ParseFailure(
+            "Cannot convert value '%s', error: Can't parse value '%s' as neither"
+            "QueryTypeLuxi nor QueryTypeOp" % (_show(what, fields), what))
+    if fields is not None and (not isinstance(fields, list)
+                               or not all(isinstance(f, str) for f in fields)):
+        raise luxid_mod.ParseFailure("Invalid field list %s" % fastjson.dumps(fields))
+
+
+def _show(what, fields):
+    return fastjson.dumps([what, fields, None])
+
+
+def job_context(luxid, include_archived):
+    from qganeti import jqueue, query as q
+    jobs = [luxid.job(jid) for jid in sorted(luxid.jobs)]
+    archived = []
+    if include_archived:
+        for jid in jqueue.archived_job_ids():
+            job = jqueue.load(jid, archived=True)
+            if job is not None:
+                archived.append(job)
+    return jobs + archived, q.JobContext(job["id"] for job in archived)
+
+
+def _mentions(qfilter, name):
+    if isinstance(qfilter, list):
+        return any(_mentions(item, name) for item in qfilter)
+    return qfilter == name
+
+
 def query(luxid, what, fields, qfilter):
-    raise errors.OpPrereqError("Query on '%s' is not available yet" % what, errors.ECODE_INVAL)
+    """LUXI Query over luxid's view: jobs, locks, and the config snapshot."""
+    from qganeti import query as q
+    _check_resource(what, fields)
+    table = _table(what)
+    if table is None:
+        return {"fields": [q.unknown_field(f).definition() for f in fields], "data": []}
+    try:
+        decoded = q.decode_filter(qfilter)
+    except q.FilterError as err:
+        from qganeti import luxid as luxid_mod
+        raise luxid_mod.ParseFailure("Cannot convert value '%s', error: %s" % (
+            fastjson.dumps([what, fields, qfilter]), err.args[0]))
+    if what == "job":
+        items, ctx = job_context(luxid, "archived" in fields or _mentions(qfilter, "archived"))
+    elif what == "lock":
+        from qganeti import locks
+        items, ctx = locks.monitor(), None
+    else:
+        luxid.require_config()
+        items, ctx = luxid.config_items(what), luxid.query_context(table, fields, decoded)
+    del decoded
+    return q.query(table, items, fields, qfilter, ctx)
 
 
 def query_fields(what, fields):
-    raise errors.OpPrereqError("QueryFields on '%s' is not available yet" % what,
-                               errors.ECODE_INVAL)
+    from qganeti import query as q
+    _check_resource(what, fields)
+    table = _table(what)
+    if table is None:
+        return {"fields": [q.unknown_field(f).definition() for f in fields or []]}
+    return q.query_fields(table, fields)
+
+
+def job_rows(luxid, ids, fields, archived_ids=()):
+    """QueryJobs: one row of values per id (None for an unknown job)."""
+    from qganeti import errors as e, query as q
+    unknown = [f for f in fields if f not in q.JOB_FIELDS]
+    if unknown:
+        raise e.OpPrereqError("Unknown output fields selected: %s" % ", ".join(unknown),
+                              e.ECODE_INVAL)
+    getters = [q.JOB_FIELDS.get(f).getter for f in fields]
+    rows = []
+    for jid, job, archived in ids:
+        if job is None:
+            rows.append(None)
+            continue
+        ctx = q.JobContext([jid] if archived else [])
+        values = [getter(job, ctx) for getter in getters]
+        rows.append([None if q.is_abnormal(v) else v for v in values])
+    return rows
