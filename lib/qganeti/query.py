@@ -142,17 +142,34 @@ class Family:
         self.make = make
 
 
-_NICE_RE = None
+_NICE_SPLIT = None
+_NICE_CACHE = {}
+_NICE_LAST = "\U0010ffff"   # a leading number sorts after any leading text
 
 
 def nice_key(name):
-    """Ganeti's niceSort key: digit runs compare as numbers, after text."""
-    global _NICE_RE
-    if _NICE_RE is None:
-        import re
-        _NICE_RE = re.compile(r"\d+|\D+")
-    return tuple((1, int(part)) if part[0] in "0123456789" else (0, part)
-                 for part in _NICE_RE.findall(name))
+    """Ganeti's niceSort key: digit runs compare as numbers, after text.
+
+    (Text and number runs alternate from a leading text run, so keys
+    compare run by run; a name starting with digits gets a leading text
+    run that sorts after all text, as Haskell's Left < Right does.) Keys
+    are cached, as luxid sorts the same names again and again.
+    """
+    key = _NICE_CACHE.get(name)
+    if key is None:
+        global _NICE_SPLIT
+        if _NICE_SPLIT is None:
+            import re
+            _NICE_SPLIT = re.compile(r"(\d+)").split
+        key = _NICE_SPLIT(name)
+        if len(key) > 1:
+            key[1::2] = map(int, key[1::2])
+            if not key[0]:
+                key[0] = _NICE_LAST
+        if len(_NICE_CACHE) > 200000:
+            _NICE_CACHE.clear()
+        _NICE_CACHE[name] = key
+    return key
 
 
 def nice_sort(names):
@@ -717,16 +734,20 @@ def query(table, items, fields, qfilter=None, ctx=None):
     for name in fields:
         field = table.get(name)
         selected.append(field if field is not None else unknown_field(name))
-    getters = [field.getter for field in selected]
+    visited = select_items(table, items, decoded, ctx)
+    if decoded != _EMPTY:
+        visited = [item for item in visited if predicate(item, ctx)]
     abnormal = _Abnormal
-    data = []
-    append = data.append
-    check = None if decoded == _EMPTY else predicate
-    for item in select_items(table, items, decoded, ctx):
-        if check is not None and not check(item, ctx):
-            continue
-        values = [getter(item, ctx) for getter in getters]
-        append([[0, v] if v.__class__ is not abnormal else [v.rs, None] for v in values])
+    columns = []
+    for field in selected:
+        getter = field.getter
+        values = [getter(item, ctx) for item in visited]
+        if abnormal in set(map(type, values)):
+            columns.append([[0, v] if v.__class__ is not abnormal else [v.rs, None]
+                            for v in values])
+        else:
+            columns.append([[0, v] for v in values])
+    data = list(map(list, zip(*columns))) if columns else [[] for _ in visited]
     return {"fields": [field.definition() for field in selected], "data": data}
 
 
