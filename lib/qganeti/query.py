@@ -519,8 +519,7 @@ class _NeedLive(Exception):
 
 
 def _is_number(value):
-    return (value.__class__ is int or value.__class__ is float
-            or (isinstance(value, (int, float)) and not isinstance(value, bool)))
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _type_error(actual, expected):
@@ -861,10 +860,6 @@ def op_summary(opcode):
     if op_id == "OP_TEST_DELAY" and _is_number(value):
         return "%s(%s)" % (short, show_double(value))
     return "%s(%s)" % (short, value)
-
-
-def _job_loaded(job):
-    return job.get("ops") is not None
 
 
 def _job_getter(fn):
