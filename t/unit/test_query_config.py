@@ -411,3 +411,9 @@ def test_context_caches_do_not_leak_between_snapshots():
     second = ConfigContext(config)
     assert column("node", "pinst_cnt", ["==", "name", "node1"], first) == [[0, 1]]
     assert column("node", "pinst_cnt", ["==", "name", "node1"], second) == [[0, 2]]
+
+
+def test_timestamps_are_numbers_as_luxid_encodes_its_doubles():
+    row, = run("group", ["ctime", "mtime"])["data"]
+    assert row == [[0, 0], [0, 1795262174.6160152]]
+    assert isinstance(row[0][1], int)

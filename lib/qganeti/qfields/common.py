@@ -5,9 +5,13 @@ from qganeti.query import (NODATA, QFT_BOOL, QFT_NUMBER, QFT_NUMBER_FLOAT, QFT_O
 
 
 def _float_key(key):
+    # a Double on luxid's side: JSON-encoded as an integer when it is one
     def getter(obj, ctx):
         value = obj.get(key)
-        return NODATA if value is None else float(value)
+        if value is None:
+            return NODATA
+        value = float(value)
+        return int(value) if value.is_integer() else value
     return getter
 
 
