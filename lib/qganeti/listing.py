@@ -300,17 +300,33 @@ def format_query(result, *, headers=True, separator=None, units=None, verbose=Fa
     fields = result["fields"]
     formatters = _formatters(fields, units, column_format)
     pick = 0 if verbose else 1
-    rows = []
-    for row in result["data"]:
-        cells = []
-        for (status, value), (fn, _) in zip(row, formatters):
-            if status == RS_NORMAL:
-                cells.append(str(fn(value)))
-            else:
-                cells.append(_RS_TEXT[status][pick])
-        rows.append(cells)
+    str_columns = []
+    for column, (fn, _) in zip(zip(*result["data"]), formatters):
+        if fn is str:
+            cells = [str(value) if status == RS_NORMAL else _RS_TEXT[status][pick]
+                     for status, value in column]
+        else:
+            cells = [str(fn(value)) if status == RS_NORMAL else _RS_TEXT[status][pick]
+                     for status, value in column]
+        str_columns.append(cells)
+    if not str_columns:
+        str_columns = [[] for _ in fields]
     columns = [(fdef["title"], right) for fdef, (_, right) in zip(fields, formatters)]
-    return format_table(rows, columns, headers, separator)
+    return _format_columns(str_columns, columns, headers, separator)
+
+
+def _format_columns(str_columns, columns, headers, separator):
+    if headers:
+        str_columns = [[title] + cells for (title, _), cells in zip(columns, str_columns)]
+    rows = zip(*str_columns)
+    if separator is not None:
+        return [separator.join(row) for row in rows]
+    widths = [max(map(len, cells)) if cells else 0 for cells in str_columns]
+    if columns and not columns[-1][1]:
+        widths[-1] = 0
+    fmt = " ".join("%%%s%ds" % ("" if right else "-", width)
+                   for (_, right), width in zip(columns, widths))
+    return [fmt % row for row in rows]
 
 
 def unknown_fields(result):

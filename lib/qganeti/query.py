@@ -142,17 +142,34 @@ class Family:
         self.make = make
 
 
-_NICE_RE = None
+_NICE_SPLIT = None
+_NICE_CACHE = {}
+_NICE_LAST = "\U0010ffff"   # a leading number sorts after any leading text
 
 
 def nice_key(name):
-    """Ganeti's niceSort key: digit runs compare as numbers, after text."""
-    global _NICE_RE
-    if _NICE_RE is None:
-        import re
-        _NICE_RE = re.compile(r"\d+|\D+")
-    return tuple((1, int(part)) if part[0] in "0123456789" else (0, part)
-                 for part in _NICE_RE.findall(name))
+    """Ganeti's niceSort key: digit runs compare as numbers, after text.
+
+    (Text and number runs alternate from a leading text run, so keys
+    compare run by run; a name starting with digits gets a leading text
+    run that sorts after all text, as Haskell's Left < Right does.) Keys
+    are cached, as luxid sorts the same names again and again.
+    """
+    key = _NICE_CACHE.get(name)
+    if key is None:
+        global _NICE_SPLIT
+        if _NICE_SPLIT is None:
+            import re
+            _NICE_SPLIT = re.compile(r"(\d+)").split
+        key = _NICE_SPLIT(name)
+        if len(key) > 1:
+            key[1::2] = map(int, key[1::2])
+            if not key[0]:
+                key[0] = _NICE_LAST
+        if len(_NICE_CACHE) > 200000:
+            _NICE_CACHE.clear()
+        _NICE_CACHE[name] = key
+    return key
 
 
 def nice_sort(names):
@@ -502,8 +519,7 @@ class _NeedLive(Exception):
 
 
 def _is_number(value):
-    return (value.__class__ is int or value.__class__ is float
-            or (isinstance(value, (int, float)) and not isinstance(value, bool)))
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _type_error(actual, expected):
@@ -717,16 +733,20 @@ def query(table, items, fields, qfilter=None, ctx=None):
     for name in fields:
         field = table.get(name)
         selected.append(field if field is not None else unknown_field(name))
-    getters = [field.getter for field in selected]
+    visited = select_items(table, items, decoded, ctx)
+    if decoded != _EMPTY:
+        visited = [item for item in visited if predicate(item, ctx)]
     abnormal = _Abnormal
-    data = []
-    append = data.append
-    check = None if decoded == _EMPTY else predicate
-    for item in select_items(table, items, decoded, ctx):
-        if check is not None and not check(item, ctx):
-            continue
-        values = [getter(item, ctx) for getter in getters]
-        append([[0, v] if v.__class__ is not abnormal else [v.rs, None] for v in values])
+    columns = []
+    for field in selected:
+        getter = field.getter
+        values = [getter(item, ctx) for item in visited]
+        if abnormal in set(map(type, values)):
+            columns.append([[0, v] if v.__class__ is not abnormal else [v.rs, None]
+                            for v in values])
+        else:
+            columns.append([[0, v] for v in values])
+    data = list(map(list, zip(*columns))) if columns else [[] for _ in visited]
     return {"fields": [field.definition() for field in selected], "data": data}
 
 
@@ -842,10 +862,6 @@ def op_summary(opcode):
     return "%s(%s)" % (short, value)
 
 
-def _job_loaded(job):
-    return job.get("ops") is not None
-
-
 def _job_getter(fn):
     def getter(job, ctx):
         if job.get("ops") is None:
@@ -907,38 +923,42 @@ def _job_resolve(items, names, ctx):
 
 #: QR_JOB over job-file dicts (ganeti-interfaces.md 2.3). A job that could
 #: not be loaded is passed as {"id": N}: its other fields are RS_UNAVAIL.
+#: Every field but "id" is marked live (it needs the job file): with
+#: filter_predicate(..., static_only=True) on {"id": N} items, luxid can
+#: select jobs by id before loading their files.
 JOB_FIELDS = FieldTable([
     Field("id", "ID", QFT_NUMBER, "Job ID", lambda job, ctx: job.get("id"), mode=QFF_JOB_ID),
-    Field("status", "Status", QFT_TEXT, "Job status", _job_getter(job_status)),
+    Field("status", "Status", QFT_TEXT, "Job status", _job_getter(job_status), live=True),
     Field("priority", "Priority", QFT_NUMBER, "Current job priority (19 to -20)",
-          _job_getter(job_priority)),
-    Field("archived", "Archived", QFT_BOOL, "Whether job is archived", _job_archived),
+          _job_getter(job_priority), live=True),
+    Field("archived", "Archived", QFT_BOOL, "Whether job is archived", _job_archived,
+          live=True),
     Field("ops", "OpCodes", QFT_OTHER, "List of all opcodes",
-          _ops_getter(lambda op: op.get("input"))),
+          _ops_getter(lambda op: op.get("input")), live=True),
     Field("opresult", "OpCode_result", QFT_OTHER, "List of opcodes results",
-          _ops_getter(lambda op: op.get("result"))),
+          _ops_getter(lambda op: op.get("result")), live=True),
     Field("opstatus", "OpCode_status", QFT_OTHER, "List of opcodes status",
-          _ops_getter(lambda op: op.get("status"))),
+          _ops_getter(lambda op: op.get("status")), live=True),
     Field("oplog", "OpCode_log", QFT_OTHER, "List of opcode output logs",
-          _ops_getter(lambda op: op.get("log") or [])),
+          _ops_getter(lambda op: op.get("log") or []), live=True),
     Field("opstart", "OpCode_start", QFT_OTHER,
           "List of opcode start timestamps (before acquiring locks)",
-          _ops_getter(lambda op: _opt_ts(op.get("start_timestamp")))),
+          _ops_getter(lambda op: _opt_ts(op.get("start_timestamp"))), live=True),
     Field("opexec", "OpCode_exec", QFT_OTHER,
           "List of opcode execution start timestamps (after acquiring locks)",
-          _ops_getter(lambda op: _opt_ts(op.get("exec_timestamp")))),
+          _ops_getter(lambda op: _opt_ts(op.get("exec_timestamp"))), live=True),
     Field("opend", "OpCode_end", QFT_OTHER, "List of opcode execution end timestamps",
-          _ops_getter(lambda op: _opt_ts(op.get("end_timestamp")))),
+          _ops_getter(lambda op: _opt_ts(op.get("end_timestamp"))), live=True),
     Field("oppriority", "OpCode_prio", QFT_OTHER, "List of opcode priorities",
-          _ops_getter(lambda op: op.get("priority", OP_PRIO_DEFAULT))),
+          _ops_getter(lambda op: op.get("priority", OP_PRIO_DEFAULT)), live=True),
     Field("summary", "Summary", QFT_OTHER, "List of per-opcode summaries",
-          _ops_getter(lambda op: op_summary(op.get("input")))),
+          _ops_getter(lambda op: op_summary(op.get("input"))), live=True),
     Field("received_ts", "Received", QFT_OTHER, _ts_doc("Timestamp of when job was received"),
-          _ts_getter("received_timestamp"), mode=QFF_TIMESTAMP),
+          _ts_getter("received_timestamp"), mode=QFF_TIMESTAMP, live=True),
     Field("start_ts", "Start", QFT_OTHER, _ts_doc("Timestamp of job start"),
-          _ts_getter("start_timestamp"), mode=QFF_TIMESTAMP),
+          _ts_getter("start_timestamp"), mode=QFF_TIMESTAMP, live=True),
     Field("end_ts", "End", QFT_OTHER, _ts_doc("Timestamp of job end"),
-          _ts_getter("end_timestamp"), mode=QFF_TIMESTAMP),
+          _ts_getter("end_timestamp"), mode=QFF_TIMESTAMP, live=True),
 ], namefield="id", entity="Job", name_of=lambda job: str(job.get("id")),
     resolve=_job_resolve, order=_job_order)
 

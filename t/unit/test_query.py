@@ -373,3 +373,16 @@ def test_lock_fields():
     assert [f["doc"] for f in query.query_fields(query.LOCK_FIELDS)["fields"]] == [
         "Mode in which the lock is currently acquired (exclusive or shared)",
         "Lock name", "Current lock owner(s)", "Jobs waiting for the lock"]
+
+
+def test_jobs_can_be_selected_by_id_before_their_files_are_loaded():
+    assert not query.needs_live(query.JOB_FIELDS, ["id"], [">", "id", 5])
+    assert query.needs_live(query.JOB_FIELDS, ["id", "oplog"])
+    first = query.filter_predicate(query.JOB_FIELDS, ["&", [">", "id", 1000],
+                                                      ["==", "status", "error"]],
+                                   static_only=True)
+    stubs = [{"id": job_id} for job_id in (1, 534, 1211, 1218)]
+    assert [stub["id"] for stub in stubs if first(stub, None)] == [1211, 1218]
+    full = query.filter_predicate(query.JOB_FIELDS, ["&", [">", "id", 1000],
+                                                     ["==", "status", "error"]])
+    assert sorted(job["id"] for job in sample_jobs() if full(job, None)) == [1215, 1218]
