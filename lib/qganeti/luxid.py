@@ -448,7 +448,7 @@ class Luxid:
             if not isinstance(op, dict):
                 raise ParseFailure("SubmitJob: opcode is not an object: %s" % json.dumps(op)[:200])
             op_id = op.get("OP_ID")
-            if op_id not in opcodes.OPCODES:
+            if not opcodes.exists(op_id):
                 raise ParseFailure("SubmitJob: unknown opcode %s" % json.dumps(op_id))
             result.append(opcodes.validate(op))
         return result

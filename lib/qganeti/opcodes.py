@@ -70,20 +70,59 @@ COMMON_NAMES = frozenset(p.name for p in COMMON_PARAMS)
 
 OPCODES = {}
 
+# The declarations live in lib/qganeti/opdecl/<area>.py, imported when an
+# opcode of that area is first asked for: an op program loads only its own.
+_AREAS = (("OP_CLUSTER_", "cluster"), ("OP_TAGS_", "tags"), ("OP_TEST_", "test"),
+          ("OP_INSTANCE_", "instance"), ("OP_NODE_", "node"), ("OP_REPAIR_NODE_", "node"),
+          ("OP_OOB_", "node"), ("OP_RESTRICTED_", "node"), ("OP_GROUP_", "group"),
+          ("OP_NETWORK_", "network"), ("OP_BACKUP_", "backup"), ("OP_OS_", "os"),
+          ("OP_EXT_STORAGE_", "os"), ("OP_QUERY", "query"))
+_loaded = set()
+
 
 def declare(op_id, params, dsc_field=None, doc=""):
     OPCODES[op_id] = OpDef(op_id, params, dsc_field, doc)
 
 
+def _load_area(area):
+    if area not in _loaded:
+        _loaded.add(area)
+        try:
+            __import__("qganeti.opdecl." + area)
+        except ModuleNotFoundError as err:
+            if err.name != "qganeti.opdecl." + area:
+                raise
+
+
 def get(op_id):
+    if op_id not in OPCODES and isinstance(op_id, str):
+        for prefix, area in _AREAS:
+            if op_id.startswith(prefix):
+                _load_area(area)
+                break
     try:
         return OPCODES[op_id]
     except (KeyError, TypeError):
         raise errors.OpPrereqError("Unknown opcode '%s'" % (op_id,), errors.ECODE_INVAL)
 
 
+def exists(op_id):
+    try:
+        get(op_id)
+    except errors.OpPrereqError:
+        return False
+    return True
+
+
+def load_all():
+    """Every declared opcode (imports every area)."""
+    for _, area in _AREAS:
+        _load_area(area)
+    return OPCODES
+
+
 def by_program(program):
-    for opdef in OPCODES.values():
+    for opdef in load_all().values():
         if opdef.program == program:
             return opdef
     raise KeyError(program)
@@ -197,109 +236,3 @@ def from_argv(opdef, argv):
             raise errors.ParameterError("%s: bad value %r" % (arg, text))
         op[param.name] = value
     return op
-
-
-# -- declarations ---------------------------------------------------------
-
-_TAG_KIND = Param("kind", REQUIRED, t.ElemOf(["cluster", "instance", "node", "nodegroup", "network"]),
-                  "Tag kind")
-_TAG_NAME = Param("name", None, t.Maybe(t.String), "Name of object to retrieve tags from")
-_TAGS = Param("tags", REQUIRED, t.ListOf(t.String), "List of tag names")
-_ERROR_CODES = Param("error_codes", False, t.Bool, "Error codes")
-_DEBUG_SIMULATE = Param("debug_simulate_errors", False, t.Bool, "Whether to simulate errors (useful for debugging)")
-_IGNORE_ERRORS = Param("ignore_errors", [], t.ListOf(t.String), "List of error codes that should be treated as warnings")
-_VERBOSE = Param("verbose", False, t.Bool, "Verbose mode")
-
-declare("OP_TEST_DELAY", [
-    Param("duration", REQUIRED, t.Float, "Duration parameter for 'OpTestDelay'"),
-    Param("on_master", True, t.Bool, "on_master field for 'OpTestDelay'"),
-    Param("on_nodes", [], t.ListOf(t.NonEmptyString), "on_nodes field for 'OpTestDelay'"),
-    Param("on_node_uuids", None, t.Maybe(t.ListOf(t.NonEmptyString)), "on_node_uuids field for 'OpTestDelay'"),
-    Param("repeat", 0, t.NonNegativeInt, "Repeat parameter for OpTestDelay"),
-    Param("interruptible", False, t.Bool, "Allows socket-based interruption of a running OpTestDelay"),
-    Param("no_locks", True, t.Bool, "Don't take locks during the delay"),
-], dsc_field="duration", doc="Sleeps for a configured amount of time (testing and debugging).")
-
-declare("OP_TAGS_GET", [
-    _TAG_KIND, _TAG_NAME,
-    Param("use_locking", False, t.Bool, "Whether to use synchronization"),
-], dsc_field="name", doc="Returns the tags of the given object.")
-
-declare("OP_TAGS_SEARCH", [
-    Param("pattern", REQUIRED, t.NonEmptyString, "Search pattern (regular expression)"),
-], dsc_field="pattern", doc="Searches the tags in the cluster for a given pattern.")
-
-declare("OP_TAGS_SET", [_TAG_KIND, _TAGS, _TAG_NAME],
-        doc="Add a list of tags on a given object.")
-
-declare("OP_TAGS_DEL", [_TAG_KIND, _TAGS, _TAG_NAME],
-        doc="Remove a list of tags from a given object.")
-
-declare("OP_CLUSTER_QUERY", [], doc="Query cluster information.")
-
-declare("OP_CLUSTER_POST_INIT", [], doc="Post cluster initialization (runs the cluster-init hooks).")
-
-declare("OP_CLUSTER_DESTROY", [], doc="Destroy the cluster.")
-
-declare("OP_CLUSTER_VERIFY_CONFIG", [
-    _DEBUG_SIMULATE, _ERROR_CODES, _IGNORE_ERRORS, _VERBOSE,
-], doc="Verify the cluster config.")
-
-declare("OP_CLUSTER_VERIFY", [
-    _DEBUG_SIMULATE, _ERROR_CODES,
-    Param("skip_checks", [], t.ListOf(t.ElemOf(["nplusone_mem"])), "Which checks to skip"),
-    _IGNORE_ERRORS, _VERBOSE,
-    Param("group_name", None, t.Maybe(t.NonEmptyString), "Optional group name"),
-    Param("verify_clutter", False, t.Bool, "Whether to check for clutter in the 'authorized_keys' file."),
-], doc="Submit all jobs necessary to verify the cluster.")
-
-declare("OP_CLUSTER_SET_PARAMS", [
-    Param("force", False, t.Bool, "Whether to force the operation"),
-    Param("hv_state", None, t.Maybe(t.Dict), "Set hypervisor states"),
-    Param("disk_state", None, t.Maybe(t.Dict), "Set disk states"),
-    Param("vg_name", None, t.Maybe(t.String), "Volume group name"),
-    Param("enabled_hypervisors", None, t.Maybe(t.ListOf(t.ElemOf(t.HYPERVISORS))),
-          "List of enabled hypervisors"),
-    Param("hvparams", None, t.Maybe(t.DictOf(t.Dict)), "Cluster-wide hypervisor parameters, hypervisor-dependent"),
-    Param("beparams", None, t.Maybe(t.Dict), "Cluster-wide backend parameter defaults"),
-    Param("os_hvp", None, t.Maybe(t.DictOf(t.DictOf(t.Dict))), "Cluster-wide per-OS hypervisor parameter defaults"),
-    Param("osparams", None, t.Maybe(t.DictOf(t.Dict)), "Cluster-wide OS parameter defaults"),
-    Param("osparams_private_cluster", None, t.Maybe(t.DictOf(t.Dict)), "Cluster-wide private OS parameter defaults"),
-    Param("diskparams", None, t.Maybe(t.DictOf(t.Dict)), "Disk templates' parameter defaults"),
-    Param("candidate_pool_size", None, t.Maybe(t.PositiveInt), "Master candidate pool size"),
-    Param("max_running_jobs", None, t.Maybe(t.PositiveInt), "Maximal number of jobs to run simultaneously"),
-    Param("max_tracked_jobs", None, t.Maybe(t.PositiveInt), "Maximal number of jobs tracked in the job queue"),
-    Param("uid_pool", None, t.Maybe(t.List), "Set UID pool, must be list of lists describing UID ranges"),
-    Param("add_uids", None, t.Maybe(t.List), "Extend UID pool, must be list of lists describing UID ranges"),
-    Param("remove_uids", None, t.Maybe(t.List), "Shrink UID pool, must be list of lists describing UID ranges"),
-    Param("maintain_node_health", None, t.Maybe(t.Bool), "Whether to automatically maintain node health"),
-    Param("prealloc_wipe_disks", None, t.Maybe(t.Bool), "Whether to wipe disks before allocating them to instances"),
-    Param("nicparams", None, t.Maybe(t.Dict), "Cluster-wide NIC parameter defaults"),
-    Param("ndparams", None, t.Maybe(t.Dict), "Cluster-wide node parameter defaults"),
-    Param("ipolicy", None, t.Maybe(t.Dict), "Cluster-wide ipolicy specs"),
-    Param("drbd_helper", None, t.Maybe(t.String), "DRBD helper program"),
-    Param("default_iallocator", None, t.Maybe(t.String), "Default iallocator for cluster"),
-    Param("default_iallocator_params", None, t.Maybe(t.Dict), "Default iallocator parameters for cluster"),
-    Param("mac_prefix", None, t.Maybe(t.NonEmptyString), "Network specific mac prefix (that overrides the cluster one)"),
-    Param("master_netdev", None, t.Maybe(t.String), "Master network device"),
-    Param("master_netmask", None, t.Maybe(t.NonNegativeInt), "Netmask of the master IP"),
-    Param("reserved_lvs", None, t.Maybe(t.ListOf(t.NonEmptyString)), "List of reserved LVs"),
-    Param("hidden_os", None, t.Maybe(t.ListOf(t.Pair(t.ElemOf(["add", "remove"]), t.NonEmptyString))),
-          "Modify list of hidden operating systems: each modification must have two items, the operation and the OS name; the operation can be add or remove"),
-    Param("blacklisted_os", None, t.Maybe(t.ListOf(t.Pair(t.ElemOf(["add", "remove"]), t.NonEmptyString))),
-          "Modify list of blacklisted operating systems: each modification must have two items, the operation and the OS name; the operation can be add or remove"),
-    Param("use_external_mip_script", None, t.Maybe(t.Bool), "Whether to use an external master IP address setup script"),
-    Param("enabled_disk_templates", None, t.Maybe(t.ListOf(t.ElemOf(t.DISK_TEMPLATES))),
-          "List of enabled disk templates"),
-    Param("modify_etc_hosts", None, t.Maybe(t.Bool), "Whether the cluster can modify and keep in sync the /etc/hosts files"),
-    Param("file_storage_dir", None, t.Maybe(t.String), "Default file storage directory"),
-    Param("shared_file_storage_dir", None, t.Maybe(t.String), "Default shared file storage directory"),
-    Param("gluster_storage_dir", None, t.Maybe(t.String), "Default Gluster storage directory"),
-    Param("install_image", None, t.Maybe(t.String), "The OS image to use to install instances"),
-    Param("instance_communication_network", None, t.Maybe(t.String), "Instance communication network name"),
-    Param("zeroing_image", None, t.Maybe(t.String), "The OS image to use to zero instance disks"),
-    Param("compression_tools", None, t.Maybe(t.ListOf(t.NonEmptyString)), "List of enabled compression tools"),
-    Param("enabled_user_shutdown", None, t.Maybe(t.Bool), "Whether user shutdown is enabled cluster wide"),
-    Param("enabled_data_collectors", None, t.Maybe(t.DictOf(t.Bool)), "Set the active data collectors"),
-    Param("data_collector_interval", None, t.Maybe(t.DictOf(t.Int)), "Sets the interval in that data collectors are run"),
-], doc="Change the parameters of the cluster.")

@@ -1,0 +1,1 @@
+"""Opcode declarations, one module per area (see qganeti.opcodes)."""
