@@ -137,17 +137,17 @@ def nice_key(name):
 class Owner:
     """A lock owner: Ganeti's clientId [ident, livelock path, pid]."""
 
-    __slots__ = ("ident", "livelock", "pid")
+    __slots__ = ("ident", "livelock_path", "pid")
 
     def __init__(self, ident, livelock_path, pid=None):
         if isinstance(ident, bool) or not isinstance(ident, (int, str)):
             raise errors.ProgrammerError("owner identifier must be a job id or a name: %r" % (ident,))
         self.ident = ident
-        self.livelock = livelock_path
+        self.livelock_path = livelock_path
         self.pid = os.getpid() if pid is None else pid
 
     def key(self):
-        return (self.ident, self.livelock, self.pid)
+        return (self.ident, self.livelock_path, self.pid)
 
     def __eq__(self, other):
         return isinstance(other, Owner) and self.key() == other.key()

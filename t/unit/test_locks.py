@@ -469,7 +469,7 @@ def test_locks_data_is_ganeti_format(owners, root):
     a = owners(5)
     locks.acquire(a, [("instance/web1", EX)])
     data = json.loads((root / "var/lib/qganeti/locks.data").read_text())
-    assert data == [[[[5, a.livelock, os.getpid()], [["instance/web1", EX]]]], []]
+    assert data == [[[[5, a.livelock_path, os.getpid()], [["instance/web1", EX]]]], []]
     locks.release(a)
     assert json.loads((root / "var/lib/qganeti/locks.data").read_text()) == [[], []]
 
