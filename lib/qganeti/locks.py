@@ -137,17 +137,17 @@ def nice_key(name):
 class Owner:
     """A lock owner: Ganeti's clientId [ident, livelock path, pid]."""
 
-    __slots__ = ("ident", "livelock", "pid")
+    __slots__ = ("ident", "livelock_path", "pid")
 
     def __init__(self, ident, livelock_path, pid=None):
         if isinstance(ident, bool) or not isinstance(ident, (int, str)):
             raise errors.ProgrammerError("owner identifier must be a job id or a name: %r" % (ident,))
         self.ident = ident
-        self.livelock = livelock_path
+        self.livelock_path = livelock_path
         self.pid = os.getpid() if pid is None else pid
 
     def key(self):
-        return (self.ident, self.livelock, self.pid)
+        return (self.ident, self.livelock_path, self.pid)
 
     def __eq__(self, other):
         return isinstance(other, Owner) and self.key() == other.key()
@@ -426,6 +426,8 @@ class _State:
             ok, grant, blocked = self._attempt(request, self._yields(request, self.pending[:place], edges))
             if ok:
                 self._grant(owner, grant)
+                if self.pending:   # a downgrade may let waiters in
+                    self.grant_pending()
                 return "granted", [name for name, _ in grant]
             # blocked: owners that died since are dropped, then once more
             if attempt == 2 or not self.cleanup_dead():
@@ -621,11 +623,13 @@ def acquire(owner, requests, *, wait=False, timeout=None, at_least=None, priorit
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise errors.ProgrammerError("priority must be an integer")
     request = _Request(priority, okey, reqs, at_least)
-    if not wait:
+    if not wait or (timeout is not None and timeout <= 0):
         with _Guarded() as state:
             result, data = state.request(request, queue=False)
         if result == "granted":
             return data
+        if wait:
+            raise _busy_error(data, request, LockTimeout, "Timed out acquiring locks")
         raise _busy_error(data, request)
     deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
@@ -701,16 +705,14 @@ def owned(owner):
 def release_owner(ident):
     """Free all locks and the waiting request of every owner named IDENT.
 
-    Returns the lock names freed; raises errors.LockError if IDENT neither
-    held a lock nor waited for one.
+    Returns the lock names freed, in lock order; None if IDENT neither held
+    a lock nor waited for one.
     """
     with _Guarded() as state:
         found, freed = state.release_owner(ident)
         if state.changed:
             state.grant_pending()
-    if not found:
-        raise errors.LockError("no lock owner %s" % format_ident(ident))
-    return freed
+    return freed if found else None
 
 
 def cleanup_dead():

@@ -291,8 +291,7 @@ def test_release_owner_frees_a_live_owner(owners):
     locks.acquire(a, [("cluster/BGL", SH), ("node/n1", EX)])
     assert locks.release_owner("stuck") == ["cluster/BGL", "node/n1"]
     assert locks.acquire(b, [("node/n1", EX)]) == ["node/n1"]
-    with pytest.raises(errors.LockError):
-        locks.release_owner("stuck")
+    assert locks.release_owner("stuck") is None
 
 
 # --- waiting ----------------------------------------------------------------
@@ -391,6 +390,25 @@ def test_holder_does_not_yield_to_a_waiter_that_waits_for_it(owners, agents):
     assert waiter.answer() == {"ok": ["node/n1", "node/n2"]}
 
 
+def test_downgrade_lets_shared_waiter_in(owners, agents):
+    a = owners(1)
+    locks.acquire(a, [("cluster/BGL", EX), ("instance/web1", EX)])
+    waiter = agents(2, poll=1000)
+    waiter.send(op="acquire", reqs=[["cluster/BGL", SH]], wait=True, timeout=100)
+    queued(2)
+    assert locks.acquire(a, [("cluster/BGL", SH)]) == ["cluster/BGL"]
+    assert waiter.answer(bound=10) == {"ok": ["cluster/BGL"]}
+    assert holders("cluster/BGL") == [1, 2]
+
+
+def test_waiting_with_no_time_to_wait_is_a_timeout(owners):
+    a, b = owners(1), owners(2)
+    locks.acquire(a, [("node/n1", EX)])
+    with pytest.raises(locks.LockTimeout):
+        locks.acquire(b, [("node/n1", EX)], wait=True, timeout=0)
+    assert locks.waiting() == []
+
+
 def test_opportunistic_waiter_gets_what_frees_up(owners, agents):
     a = owners(1)
     locks.acquire(a, [("node/n1", EX), ("node/n2", EX)])
@@ -451,7 +469,7 @@ def test_locks_data_is_ganeti_format(owners, root):
     a = owners(5)
     locks.acquire(a, [("instance/web1", EX)])
     data = json.loads((root / "var/lib/qganeti/locks.data").read_text())
-    assert data == [[[[5, a.livelock, os.getpid()], [["instance/web1", EX]]]], []]
+    assert data == [[[[5, a.livelock_path, os.getpid()], [["instance/web1", EX]]]], []]
     locks.release(a)
     assert json.loads((root / "var/lib/qganeti/locks.data").read_text()) == [[], []]
 
