@@ -638,6 +638,8 @@ class Luxid:
                 self.enqueue(jid)
             self.job_changed(jid)
         else:
+            if not any(op["status"] in (jqueue.QUEUED, jqueue.WAITING) for op in job["ops"]):
+                return [False, "Job %s had no pending opcodes" % jid]
             fileio.atomic_write(jqueue.prio_message(jid), "%d\n" % prio, 0o640, durable=False)
             try:
                 os.kill(proc.pid, signal.SIGUSR1)
