@@ -355,12 +355,21 @@ def _check_nicparams(where, params, out):
 
 
 def _check_hvparams(where, hvparams, out, hypervisor=None):
-    """{hv: params} (cluster, os_hvp) or the params of HYPERVISOR."""
+    """{hv: params} (cluster, os_hvp) or the params of HYPERVISOR.
+
+    Parameter names are not checked: like Ganeti, the store keeps parameters
+    a hypervisor no longer knows (real 2.13-2.16 clusters carry lxc_* ones);
+    the op programs check names when they set them (defaults.check_params).
+    """
     from qganeti import defaults
     if hypervisor is not None:
-        known = defaults.HVC_DEFAULTS.get(hypervisor, {})
-        _check_params(where, hvparams, dict(
-            (key, defaults.HVS_PARAMETER_TYPES[key]) for key in known), out)
+        types = defaults.HVS_PARAMETER_TYPES
+        if isinstance(hvparams, dict):
+            _check_params(where, dict(
+                (key, value) for key, value in hvparams.items()
+                if key in types), types, out)
+        else:
+            out.append(("%s: not an object" % where, errors.ECODE_INVAL))
         return
     for hv_name, params in hvparams.items():
         if hv_name not in defaults.HVC_DEFAULTS:
@@ -479,9 +488,9 @@ def _check_cluster(cluster, cfg, out):
     if isinstance(collectors, dict):
         for name, conf in collectors.items():
             if not (isinstance(conf, dict) and _type_ok("bool", conf.get(
-                    "active")) and _type_ok("int", conf.get("interval"))):
+                    "active")) and _type_ok("num", conf.get("interval"))):
                 out.append(("cluster/data_collectors/%s: must be {\"active\":"
-                            " bool, \"interval\": int}" % name,
+                            " bool, \"interval\": microseconds}" % name,
                             errors.ECODE_INVAL))
     certs = cluster.get("candidate_certs")
     if isinstance(certs, dict) and not all(isinstance(v, str)

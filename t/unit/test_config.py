@@ -118,11 +118,22 @@ def test_load_rejects_object_under_wrong_uuid(tmp_path):
 
 def test_load_rejects_bad_parameter_names_and_types(tmp_path):
     cfg = sample()
-    cfg["cluster"]["hvparams"]["kvm"]["acip"] = True
+    cfg["cluster"]["hvparams"]["kvm"]["acpi"] = "yes"
     cfg["cluster"]["beparams"]["default"]["vcpus"] = "two"
+    cfg["cluster"]["ndparams"]["ssh_prot"] = 22
     msg = error_of(tmp_path, cfg)
-    assert "cluster/hvparams/kvm: unknown parameter 'acip'" in msg
+    assert "cluster/hvparams/kvm: 'acpi' (value \"yes\") is not a valid" \
+        " boolean" in msg
     assert "'vcpus' (value \"two\") is not a valid integer" in msg
+    assert "cluster/ndparams: unknown parameter 'ssh_prot'" in msg
+
+
+def test_load_keeps_hypervisor_parameters_ganeti_no_longer_knows(tmp_path):
+    # real 2.13-2.16 clusters carry lxc_* parameters; Ganeti 3.0 keeps them
+    cfg = sample()
+    cfg["cluster"]["hvparams"]["lxc"]["lxc_tty"] = 6
+    assert config.load(write(tmp_path, cfg))["cluster"]["hvparams"]["lxc"][
+        "lxc_tty"] == 6
 
 
 def test_load_rejects_other_versions(tmp_path):
