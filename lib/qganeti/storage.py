@@ -64,10 +64,10 @@ def base_dir(template):
 
 
 def check_path(template, path, depth=2):
-    """PATH (logical) if it lies DEPTH levels below TEMPLATE's storage dir.
+    """PATH (logical) if it lies at least DEPTH levels below TEMPLATE's storage dir.
 
-    depth 2: a disk file (<dir>/<instance>/<file>); depth 1: an instance's
-    directory.  Anything else (.., symlinks out, other dirs) is refused.
+    depth 2: a disk file (<dir>/[<subdir>/]<instance>/<file>); depth 1: an
+    instance's directory.  Anything else (.., other dirs) is refused.
     """
     if template not in FILE_TEMPLATES:
         raise StorageError("Unsupported disk template '%s'" % template)
@@ -75,11 +75,9 @@ def check_path(template, path, depth=2):
         raise StorageError("Invalid path '%s'" % (path,))
     norm = os.path.normpath(path)
     base = os.path.normpath(base_dir(template))
-    if norm != path or not norm.startswith(base + "/"):
-        raise StorageError("Path '%s' is not under the %s storage directory %s"
-                           % (path, template, base))
-    rest = norm[len(base) + 1:].split("/")
-    if len(rest) != depth or any(part in ("", ".", "..") for part in rest):
+    rest = norm[len(base) + 1:].split("/") if norm.startswith(base + "/") else []
+    if (norm != path or len(rest) < depth
+            or any(part in ("", ".", "..") or part.startswith(".") for part in rest)):
         raise StorageError("Path '%s' is not under the %s storage directory %s"
                            % (path, template, base))
     return norm
