@@ -38,8 +38,8 @@ class No(Exception):
 
 
 def _dump(value):
-    import json
-    return json.dumps(value, sort_keys=True)
+    from qganeti import fastjson
+    return fastjson.dumps(value, sort_keys=True)
 
 
 def int_arg(text, what):
@@ -90,10 +90,10 @@ def main(verb, obj, fn, usage, nargs=0, flags=(), options=(), stdin=False, argv=
             raise Usage("wrong number of arguments")
         data = None
         if stdin:
-            import json
+            from qganeti import fastjson
             text = sys.stdin.read()
             try:
-                data = json.loads(text) if text.strip() else None
+                data = fastjson.loads(text) if text.strip() else None
             except ValueError as err:
                 raise Usage("stdin is not JSON: %s" % err)
         result = fn(args, opts, data)

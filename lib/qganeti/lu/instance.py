@@ -297,9 +297,13 @@ class Create(iu.InstanceHooks):
         op["pnode_uuid"] = pnode
         op["pnode"] = cfg["nodes"][pnode]["name"]
         group = cfg["nodes"][pnode]["group"]
+        # a diskless instance that is not started takes nothing from its node:
+        # its creations need not wait for each other (Ganeti always locks the
+        # node exclusively)
+        mode = "exclusive" if template != "diskless" or op["start"] else "shared"
         return [("instance/" + op["instance_name"], "exclusive"),
                 ("nodegroup/" + group, "shared"),
-                ("node/" + pnode, "exclusive"), ("node-res/" + pnode, "exclusive")]
+                ("node/" + pnode, mode), ("node-res/" + pnode, mode)]
 
     @staticmethod
     def check(op, ctx):
@@ -463,8 +467,13 @@ class Create(iu.InstanceHooks):
         changes += pv.get("ip_changes", [])
         ctx.undo(_remove_from_config, ctx, uuid, [d["uuid"] for d in disks])
         ctx.commit(changes)
+        # as Ganeti: the node is done with once the disks exist
+        ctx.release(["node/" + pnode])
+        if not disks and not op["start"]:
+            return [op["pnode"]]
         cfg = ctx.config(reload=True)
         inst = cfg["instances"][uuid]
+        ctx.release(["node-res/" + pnode])
         if disks and not op.get("no_install"):
             ctx.feedback("* running the instance OS create scripts...")
             payload = iu.os_payload(cfg, inst, secret=op.get("osparams_secret"))
