@@ -219,6 +219,8 @@ _SCHEMA = {
         "nics": ("list", False), "disks": ("strs", False),
         "disks_active": ("bool", True), "network_port": ("int", False),
         "forthcoming": ("bool", False), "disk_template": ("str", False),
+        # beyond Ganeti: the instance's disk snapshots (gnt-instance snapshot)
+        "snapshots": ("list", False),
     }),
     "networks": dict(_TAGGED, **{
         "name": ("str", True), "mac_prefix": ("str?", False),

@@ -93,10 +93,13 @@ def run_phase(cfg, hpath, phase, env, node_uuids, log):
     """
     from qganeti import nodecall
     failures = []
-    if not node_uuids:
+    # this node without scripts for the phase has nothing to run: no exec
+    wanted = [uuid for uuid in dict.fromkeys(node_uuids or ())
+              if not (nodecall.is_local(cfg["nodes"].get(uuid, {}).get("name", uuid))
+                      and not os.path.isdir(hooks_dir(hpath, phase)))]
+    if not wanted:
         return failures
-    results = nodecall.run_many(cfg, list(dict.fromkeys(node_uuids)), "hooks-run",
-                                [hpath, phase], env)
+    results = nodecall.run_many(cfg, wanted, "hooks-run", [hpath, phase], env)
     for uuid, result in results.items():
         name = cfg["nodes"].get(uuid, {}).get("name", uuid)
         if isinstance(result, Exception):

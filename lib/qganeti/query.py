@@ -798,7 +798,10 @@ for _ids, _param in (
           "OP_INSTANCE_MOVE", "OP_INSTANCE_CONSOLE", "OP_INSTANCE_ACTIVATE_DISKS",
           "OP_INSTANCE_DEACTIVATE_DISKS", "OP_INSTANCE_RECREATE_DISKS",
           "OP_INSTANCE_SET_PARAMS", "OP_INSTANCE_GROW_DISK", "OP_INSTANCE_CHANGE_GROUP",
-          "OP_BACKUP_PREPARE", "OP_BACKUP_EXPORT", "OP_BACKUP_REMOVE"), "instance_name"),
+          "OP_BACKUP_PREPARE", "OP_BACKUP_EXPORT", "OP_BACKUP_REMOVE",
+          # beyond Ganeti: snapshots
+          "OP_INSTANCE_SNAPSHOT", "OP_INSTANCE_ROLLBACK", "OP_INSTANCE_REMOVE_SNAPSHOT"),
+         "instance_name"),
         (("OP_TAGS_SEARCH",), "pattern"),
         (("OP_TEST_DELAY",), "duration"),
         (("OP_TEST_ALLOCATOR",), "iallocator"),

@@ -441,6 +441,11 @@ def _fields():
         Field("oper_vcpus", "VCPUs", QFT_NUMBER, "Actual number of VCPUs as seen by hypervisor",
               _live_value("vcpus"), live=True),
     ]
+    # beyond Ganeti: the names of the instance's disk snapshots
+    fields.append(Field("snapshots", "Snapshots", QFT_OTHER,
+                        "Names of the snapshots of the instance's disks",
+                        lambda inst, ctx: [snap.get("name") for snap in
+                                           inst.get("snapshots") or ()]))
     fields += common_fields("Instance", forthcoming=True)
     by_name = {field.name: field for field in fields}
     for alias, target in (("vcpus", "be/vcpus"), ("be/memory", "be/maxmem"),
