@@ -38,6 +38,18 @@ EXIT_SYSTEM = 111
 CANCELED_RESULT = "Job canceled by request"
 
 
+class JobsResult:
+    """What an opcode returns to have more jobs submitted (Ganeti's ResultWithJobs).
+
+    jobrun submits JOBS (lists of opcode dicts) and the opcode's result
+    becomes {"jobs": [[true, id] | [false, error], ...], **extra}.
+    """
+
+    def __init__(self, jobs, **extra):
+        self.jobs = jobs
+        self.extra = extra
+
+
 class JobKilled(BaseException):
     """SIGTERM: stop now, undo what was half done (not an Exception on purpose)."""
 
@@ -92,6 +104,21 @@ class Context:
             self._config = config.load()
         return self._config
 
+    def commit(self, changes):
+        """Apply config CHANGES (see qganeti.config); the cached config is dropped."""
+        from qganeti import config
+        self._config = None
+        return config.commit(changes)
+
+    def update(self, fn):
+        from qganeti import config
+        self._config = None
+        return config.update(fn)
+
+    def node_call(self, node, action, args=(), input=None, timeout=None):
+        from qganeti import nodecall
+        return nodecall.run(self.config(), node, action, args, input, timeout)
+
     # -- locks
     def acquire(self, requests, at_least=None):
         if not requests:
@@ -142,10 +169,60 @@ def _exit(code):
     os._exit(code)
 
 
+def _with_bgl(lu, wanted):
+    """Every locking opcode also holds the Big Ganeti Lock, as in Ganeti."""
+    if getattr(lu, "REQ_BGL", False):
+        return [("cluster/BGL", "exclusive")] + list(wanted)
+    if wanted:
+        return [("cluster/BGL", "shared")] + list(wanted)
+    return wanted
+
+
+def _hooks(lu, op, ctx, phase, pre_env=None):
+    """Run LU's hooks for PHASE; the pre-phase environment (for the post one)."""
+    hpath = getattr(lu, "HPATH", None)
+    if not hpath:
+        return None
+    from qganeti import hooks
+    cfg = ctx.config(reload=True)
+    pre_nodes, post_nodes = lu.hooks_nodes(op, ctx)
+    lu_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
+    if phase == "pre":
+        env = hooks.build_env(cfg, hpath, "pre", op["OP_ID"], getattr(lu, "HTYPE", None), lu_env)
+        failures = hooks.run_phase(cfg, hpath, "pre", env, pre_nodes, ctx.log_warning)
+        if failures:
+            raise errors.HooksAbort(failures)
+        return lu_env
+    env = hooks.build_env(cfg, hpath, "post", op["OP_ID"], getattr(lu, "HTYPE", None),
+                          pre_env, post_env=lu_env)
+    try:
+        failures = hooks.run_phase(cfg, hpath, "post", env, post_nodes, ctx.log_warning)
+    except errors.GenericError as err:   # the operation is done; hooks only report
+        ctx.log_warning("Post hooks could not run: %s" % err)
+        return None
+    for node, script, output in failures:
+        ctx.log_warning("On %s script %s failed, output: %s" % (node, script,
+                                                                 output or "(no output)"))
+    return None
+
+
+def _submit_result(result, op):
+    """Submit the jobs of a JobsResult; the opcode's final result."""
+    if not isinstance(result, JobsResult):
+        return result
+    from qganeti import luxi
+    jobs = []
+    for ops in result.jobs:
+        for sub in ops:
+            sub.setdefault("priority", op.get("priority", 0))
+            sub.setdefault("comment", "Submitted by %s" % op["OP_ID"])
+        jobs.append(ops)
+    answer = dict(result.extra)
+    answer["jobs"] = luxi.Client().SubmitManyJobs(jobs) if jobs else []
+    return answer
+
+
 def main(op_id, lu):
-    run = lu.run
-    expand = getattr(lu, "expand", None)
-    check = getattr(lu, "check", None)
     prog = os.path.basename(sys.argv[0])
     opdef = opcodes.get(op_id)
     argv = sys.argv[1:]
@@ -176,8 +253,8 @@ def main(op_id, lu):
     except errors.ParameterError as err:
         _die(prog, "usage: unknown option or bad value: %s" % err.args[0], EXIT_USAGE)
     if job_id is None:
-        _exit(_run_by_hand(prog, opdef, params, run, expand, check))
-    _exit(_JobRun(prog, opdef, job_id, op_index, params).execute(run, expand, check))
+        _exit(_run_by_hand(prog, opdef, params, lu))
+    _exit(_JobRun(prog, opdef, job_id, op_index, params).execute(lu))
 
 
 def _install_signals(ctx):
@@ -204,7 +281,9 @@ def _no_more_interruptions():
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 
 
-def _run_by_hand(prog, opdef, params, run, expand, check):
+def _run_by_hand(prog, opdef, params, lu):
+    expand = getattr(lu, "expand", None)
+    check = getattr(lu, "check", None)
     def feedback(log_type, message):
         if log_type != jqueue.ELOG_MESSAGE:
             message = "%s: %s" % (log_type, message)
@@ -215,7 +294,7 @@ def _run_by_hand(prog, opdef, params, run, expand, check):
     livelock = None
     try:
         op = opcodes.validate(dict(params, OP_ID=opdef.op_id))
-        wanted = expand(op, ctx) if expand else []
+        wanted = _with_bgl(lu, expand(op, ctx) if expand else [])
         if wanted:
             from qganeti import livelock as livelock_mod, locks
             livelock = livelock_mod.LiveLock("%s-%d" % (prog, os.getpid()))
@@ -225,8 +304,10 @@ def _run_by_hand(prog, opdef, params, run, expand, check):
             check(op, ctx)
         if op.get("dry_run"):
             return EXIT_OK
-        result = run(op, ctx)
+        pre_env = _hooks(lu, op, ctx, "pre")
+        result = _submit_result(lu.run(op, ctx), op)
         ctx.forget_undo()
+        _hooks(lu, op, ctx, "post", pre_env)
         if result is not None:
             import json
             sys.stdout.write(json.dumps(result, indent=1, sort_keys=True) + "\n")
@@ -318,17 +399,19 @@ class _JobRun:
         except FileNotFoundError:
             return False
 
-    def execute(self, run, expand, check):
+    def execute(self, lu):
         if not self._claim():
             sys.stderr.write("%s: job %d opcode %d is run by another process\n" %
                              (self.prog, self.job_id, self.index))
             return EXIT_FAILED
         try:
-            return self._execute(run, expand, check)
+            return self._execute(lu)
         finally:
             self._unclaim()
 
-    def _execute(self, run, expand, check):
+    def _execute(self, lu):
+        expand = getattr(lu, "expand", None)
+        check = getattr(lu, "check", None)
         self.job = jqueue.load(self.job_id, archived=False)
         if self.job is None:
             sys.stderr.write("%s: fatal: unable to load job %d: no such job\n" %
@@ -359,7 +442,7 @@ class _JobRun:
             op = dict(me["input"])
             op.update(self.params)
             op = opcodes.validate(op)
-            wanted = expand(op, ctx) if expand else []
+            wanted = _with_bgl(lu, expand(op, ctx) if expand else [])
             if wanted:
                 me["status"] = jqueue.WAITING
                 self._save()
@@ -374,9 +457,14 @@ class _JobRun:
                 raise _CancelRequested()
             if check:
                 check(op, ctx)
-            result = None if op.get("dry_run") else run(op, ctx)
+            result = None
+            if not op.get("dry_run"):
+                pre_env = _hooks(lu, op, ctx, "pre")
+                result = _submit_result(lu.run(op, ctx), op)
+                _no_more_interruptions()
+                ctx.forget_undo()
+                _hooks(lu, op, ctx, "post", pre_env)
             _no_more_interruptions()
-            ctx.forget_undo()
             self._finish(jqueue.SUCCESS, result)
             return EXIT_OK
         except (JobKilled, _CancelRequested):

@@ -1,0 +1,117 @@
+"""Running node actions (libexec/qganeti/node/<action>) on the node they concern.
+
+On this node an action is a plain exec; on another node it goes over SSH
+(the multi-node transport). An action gets its arguments on argv, a JSON
+value on stdin, prints JSON on stdout and talks on stderr; a non-zero exit
+is a failure whose last stderr line becomes the error message.
+"""
+
+import os
+import sys
+
+from qganeti import errors, fastjson, paths
+
+DEFAULT_TIMEOUT = 300.0
+ENV_KEEP = ("QGANETI_ROOT", "QGANETI_HOSTNAME", "PATH", "LANG", "NUMBA_CACHE_DIR")
+
+
+class NodeCallError(errors.OpExecError):
+    """A node action failed: args (message, node name, action, exit code)."""
+
+
+def _node_name(cfg, node):
+    """(name, uuid) of NODE, given as a uuid or a name."""
+    if cfg is None:
+        return node, None
+    nodes = cfg.get("nodes", {})
+    if node in nodes:
+        return nodes[node]["name"], node
+    for uuid, obj in nodes.items():
+        if obj.get("name") == node:
+            return node, uuid
+    return node, None
+
+
+def is_local(name):
+    return name == paths.hostname()
+
+
+def _argv(action, args):
+    program = os.path.join(paths.NODE_DIR, action)
+    return [sys.executable, "-S", program] + [str(a) for a in args]
+
+
+def _env():
+    return {k: os.environ[k] for k in ENV_KEEP if k in os.environ}
+
+
+def _outcome(name, action, code, out, err):
+    if code != 0:
+        lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+        reason = lines[-1] if lines else "exit code %d" % code
+        raise NodeCallError("Node %s: %s failed: %s" % (name, action, reason), name, action, code)
+    text = out.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        return fastjson.loads(text)
+    except ValueError:
+        raise NodeCallError("Node %s: %s printed invalid JSON: %r" % (name, action, text[:200]),
+                            name, action, code)
+
+
+def run(cfg, node, action, args=(), input=None, timeout=None):
+    """Run ACTION on NODE (uuid or name); its parsed JSON output."""
+    name, _ = _node_name(cfg, node)
+    if not is_local(name):
+        from qganeti import sshcall
+        return sshcall.run(cfg, name, action, args, input, timeout or DEFAULT_TIMEOUT)
+    import subprocess
+    data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
+    try:
+        proc = subprocess.run(_argv(action, args), input=data, capture_output=True,
+                              env=_env(), timeout=timeout or DEFAULT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise NodeCallError("Node %s: %s timed out after %s seconds" %
+                            (name, action, timeout or DEFAULT_TIMEOUT), name, action, None)
+    except OSError as err:
+        raise NodeCallError("Node %s: cannot run %s: %s" % (name, action, err), name, action,
+                            None)
+    return _outcome(name, action, proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_many(cfg, nodes, action, args=(), input=None, timeout=None):
+    """Run ACTION on every node at once; {node: result or the exception}."""
+    import subprocess
+    import time
+    results = {}
+    started = {}
+    data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
+    for node in nodes:
+        name, _ = _node_name(cfg, node)
+        if not is_local(name):
+            try:
+                results[node] = run(cfg, node, action, args, input, timeout)
+            except errors.GenericError as err:
+                results[node] = err
+            continue
+        try:
+            started[node] = (name, subprocess.Popen(
+                _argv(action, args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=_env()))
+        except OSError as err:
+            results[node] = NodeCallError("Node %s: cannot run %s: %s" % (name, action, err),
+                                          name, action, None)
+    deadline = time.monotonic() + (timeout or DEFAULT_TIMEOUT)
+    for node, (name, proc) in started.items():
+        try:
+            out, err = proc.communicate(data, timeout=max(0.1, deadline - time.monotonic()))
+            results[node] = _outcome(name, action, proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            results[node] = NodeCallError("Node %s: %s timed out" % (name, action), name,
+                                          action, None)
+        except errors.GenericError as exc:
+            results[node] = exc
+    return results
