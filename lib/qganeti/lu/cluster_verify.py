@@ -118,28 +118,27 @@ def _ipolicy_violations(ipolicy, cfg, inst):
     """Ganeti's ComputeIPolicyInstanceViolation, for an instance's specs."""
     be = _filled_be(cfg, inst)
     disks = _inst_disks(cfg, inst)
-    templates = set(d.get("dev_type") for d in disks) or {"diskless"}
-    specs = {"memory-size": [be.get("maxmem")], "cpu-count": [be.get("vcpus")],
-             "disk-count": [len(disks)], "nic-count": [len(inst.get("nics") or [])],
-             "spindle-use": [be.get("spindle_use")],
-             "disk-size": [d.get("size") for d in disks]}
+    templates = sorted(set(d.get("dev_type") for d in disks)) or ["diskless"]
+    tests = [("memory-size", "", be.get("maxmem")), ("cpu-count", "", be.get("vcpus")),
+             ("nic-count", "", len(inst.get("nics") or [])),
+             ("spindle-use", "", be.get("spindle_use"))]
+    tests += [("disk-size", str(idx), d.get("size")) for idx, d in enumerate(disks)]
+    if "diskless" not in templates:
+        tests.append(("disk-count", "", len(disks)))
+    allowed = ipolicy.get("disk-templates", [])
     out = ["Disk template %s is not allowed (allowed templates: %s)"
-           % (t, ", ".join(ipolicy.get("disk-templates", []))) for t in sorted(templates)
-           if t not in ipolicy.get("disk-templates", [t])]
-    if "diskless" in templates:
-        specs.pop("disk-size")
-        specs.pop("disk-count")
+           % (t, ", ".join(allowed)) for t in templates if t not in allowed]
     best = None
     for minmax in ipolicy.get("minmax", []):
         errs = []
-        for name, values in specs.items():
-            low, high = minmax["min"].get(name), minmax["max"].get(name)
-            for value in values:
-                if value is None or low is None or high is None:
-                    continue
-                if not low <= value <= high:
-                    errs.append("%s value %s is not in range [%s, %s]" % (name, value, low,
-                                                                          high))
+        for name, qualifier, value in tests:
+            if value is None:
+                continue
+            high = minmax["max"].get(name, value)
+            low = minmax["min"].get(name, value)
+            if value > high or low > value:
+                fqn = "%s/%s" % (name, qualifier) if qualifier else name
+                errs.append("%s value %s is not in range [%s, %s]" % (fqn, value, low, high))
         if best is None or len(errs) < len(best):
             best = errs
     return out + (best or [])
