@@ -355,12 +355,21 @@ def _check_nicparams(where, params, out):
 
 
 def _check_hvparams(where, hvparams, out, hypervisor=None):
-    """{hv: params} (cluster, os_hvp) or the params of HYPERVISOR."""
+    """{hv: params} (cluster, os_hvp) or the params of HYPERVISOR.
+
+    Parameter names are not checked: like Ganeti, the store keeps parameters
+    a hypervisor no longer knows (real 2.13-2.16 clusters carry lxc_* ones);
+    the op programs check names when they set them (defaults.check_params).
+    """
     from qganeti import defaults
     if hypervisor is not None:
-        known = defaults.HVC_DEFAULTS.get(hypervisor, {})
-        _check_params(where, hvparams, dict(
-            (key, defaults.HVS_PARAMETER_TYPES[key]) for key in known), out)
+        types = defaults.HVS_PARAMETER_TYPES
+        if isinstance(hvparams, dict):
+            _check_params(where, dict(
+                (key, value) for key, value in hvparams.items()
+                if key in types), types, out)
+        else:
+            out.append(("%s: not an object" % where, errors.ECODE_INVAL))
         return
     for hv_name, params in hvparams.items():
         if hv_name not in defaults.HVC_DEFAULTS:
@@ -479,9 +488,9 @@ def _check_cluster(cluster, cfg, out):
     if isinstance(collectors, dict):
         for name, conf in collectors.items():
             if not (isinstance(conf, dict) and _type_ok("bool", conf.get(
-                    "active")) and _type_ok("int", conf.get("interval"))):
+                    "active")) and _type_ok("num", conf.get("interval"))):
                 out.append(("cluster/data_collectors/%s: must be {\"active\":"
-                            " bool, \"interval\": int}" % name,
+                            " bool, \"interval\": microseconds}" % name,
                             errors.ECODE_INVAL))
     certs = cluster.get("candidate_certs")
     if isinstance(certs, dict) and not all(isinstance(v, str)
@@ -661,11 +670,11 @@ def _unique_problems(cfg, container, uuid, obj):
     return out
 
 
-def _removal_problems(cfg, container, uuid):
-    """References that would dangle if CONTAINER/UUID went away."""
+def _removal_problems(cfg, container, uuid, old):
+    """References that would dangle now that CONTAINER/UUID (OLD) is gone."""
     out = []
+    name = old.get("name", uuid) if isinstance(old, dict) else uuid
     if container == "nodes":
-        name = (cfg["nodes"].get(uuid) or {}).get("name", uuid)
         if cfg["cluster"].get("master_node") == uuid:
             out.append(("Node %s is the master node, failover to another node"
                         " is required" % name, errors.ECODE_INVAL))
@@ -687,8 +696,7 @@ def _removal_problems(cfg, container, uuid):
                    if node.get("group") == uuid]
         if members:
             out.append(("Group '%s' not empty, has the following node(s): %s"
-                        % ((cfg["nodegroups"].get(uuid) or {}).get("name"),
-                           ", ".join(members)), errors.ECODE_STATE))
+                        % (name, ", ".join(members)), errors.ECODE_STATE))
     elif container == "disks":
         for inst in cfg["instances"].values():
             if uuid in (inst.get("disks") or ()):
@@ -697,7 +705,6 @@ def _removal_problems(cfg, container, uuid):
                             errors.ECODE_STATE))
                 break
     elif container == "networks":
-        name = (cfg["networks"].get(uuid) or {}).get("name", uuid)
         for group in cfg["nodegroups"].values():
             if uuid in (group.get("networks") or {}):
                 out.append(("Network '%s' is still connected to node group"
@@ -716,13 +723,11 @@ def _removal_problems(cfg, container, uuid):
 def problems(cfg):
     """Every schema, reference and uniqueness problem of CFG: [(msg, ecode)]."""
     out = []
-    if not _check_keys("config", cfg, _TOP_SCHEMA, out):
-        return out
-    if out:
-        return out
-    if cfg["version"] != VERSION:
+    if isinstance(cfg, dict) and "version" in cfg and cfg["version"] != VERSION:
         return [("Cluster configuration version mismatch, got %s instead of %s"
                  % (cfg["version"], VERSION), errors.ECODE_INVAL)]
+    if not _check_keys("config", cfg, _TOP_SCHEMA, out) or out:
+        return out
     _check_cluster(cfg["cluster"], cfg, out)
     for container in CONTAINERS:
         for uuid, obj in cfg[container].items():
@@ -969,8 +974,12 @@ def _stamp(cfg, touched, added, removed, now):
             obj["mtime"] = now
 
 
-def _change_problems(cfg, touched, added, removed):
+def _change_problems(cfg, touched, added, removed, before):
+    """Problems of what a change touched; BEFORE(target) gives the old object."""
     out = []
+    for target in removed:
+        out.extend(_removal_problems(cfg, target[0], target[1],
+                                     before(target)))
     for target in list(touched) + list(added):
         obj = _lookup(cfg, target)
         if obj is None:
@@ -983,8 +992,6 @@ def _change_problems(cfg, touched, added, removed):
             _check_object(cfg, target[0], target[1], obj, out)
             if not out:
                 out.extend(_unique_problems(cfg, target[0], target[1], obj))
-    for target in removed:
-        out.extend(_removal_problems(cfg, target[0], target[1]))
     return out
 
 
@@ -1026,7 +1033,7 @@ def _apply_change(cfg, changes, now):
                     _snapshot(cfg, [target, ("cluster", None)], saved)
             _apply_op(cfg, op, touched, added, removed)
         _stamp(cfg, touched, added, removed, now)
-        found = _change_problems(cfg, touched, added, removed)
+        found = _change_problems(cfg, touched, added, removed, saved.get)
         if found:
             raise _Reject(*found[0])
     except _Reject as err:
@@ -1076,7 +1083,8 @@ def _apply_fn(cfg, fn, now):
             if meta in old:
                 new[meta] = old[meta]
     _stamp(work, touched, added, removed, now)
-    found = _change_problems(work, touched, added, removed)
+    found = _change_problems(work, touched, added, removed,
+                             lambda target: _lookup(cfg, target))
     if found:
         raise errors.OpPrereqError(*found[0])
     return bool(touched or added or removed), value, work
@@ -1301,6 +1309,9 @@ class _Batch(object):
         _hook("results-written", foreign)
         try:
             from qganeti import ssconf
+            if not os.path.exists(os.path.join(data_dir,
+                                               "ssconf_cluster_name")):
+                old_ssconf = None  # never written here: write them all
             ssconf.write(cfg, data_dir, old=old_ssconf)
         except Exception:  # noqa: BLE001 - recomputed by the next full write
             pass

@@ -65,8 +65,10 @@ def run(name, logbase, argv, usage, serve):
     report_fd = None
     if not opts["foreground"]:
         read_end, report_fd = os.pipe()
-        if os.fork():
+        child = os.fork()
+        if child:
             os.close(report_fd)
+            os.waitpid(child, 0)     # the middle process exits at once
             with os.fdopen(read_end, "rb") as pipe:
                 message = pipe.read().decode("utf-8", "replace")
             if message == "ok":

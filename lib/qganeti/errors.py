@@ -287,7 +287,9 @@ def format_error(err):
     if isinstance(err, JobLost):
         return 1, "Error checking job status: %s" % msg
     if isinstance(err, QueryFilterParseError):
-        return 1, "Error while parsing query filter: %s" % (args[0] if args else "")
+        from qganeti import qlang
+        lines = ["Error while parsing query filter: %s" % (args[0] if args else "")]
+        return 1, "\n".join(lines + qlang.error_details(err))
     if isinstance(err, GenericError):
         return 1, "Unhandled Ganeti error: %s" % msg
     return 1, "Unhandled exception: %s" % msg

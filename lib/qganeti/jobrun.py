@@ -257,7 +257,7 @@ def main(op_id, lu):
     _exit(_JobRun(prog, opdef, job_id, op_index, params).execute(lu))
 
 
-def _install_signals(ctx):
+def _install_signals(ctx, on_priority=None):
     def on_term(signum, frame):
         raise JobKilled()
 
@@ -269,9 +269,14 @@ def _install_signals(ctx):
     def on_wakeup(signum, frame):
         pass   # interrupts a lock waiter's sleep; the waiter re-checks
 
+    def on_prio(signum, frame):
+        if on_priority is not None:
+            on_priority()
+
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGUSR2, on_cancel)
     signal.signal(signal.SIGHUP, on_wakeup)
+    signal.signal(signal.SIGUSR1, on_prio)   # default action would kill us
     return on_cancel
 
 
@@ -391,6 +396,13 @@ class _JobRun:
             jqueue.finalize_rest(self.job, self.index + 1, jqueue.ERROR,
                                  ["OpExecError", ["Preceding opcode failed"]])
         self._save()
+        self._log(status)
+
+    def _log(self, what):
+        """One line per opcode step in jobs.log (luxid sends our stderr there)."""
+        sys.stderr.write("%s job %d op %d %s pid %d: %s\n" % (
+            time.strftime("%Y-%m-%d %H:%M:%S"), self.job_id, self.index, self.opdef.op_id,
+            os.getpid(), what))
 
     def _consume_cancel_marker(self):
         try:
@@ -431,7 +443,22 @@ class _JobRun:
 
         ctx = Context(self.opdef, self.job_id, self.index, self._feedback)
         ctx.priority = me["priority"]
-        _install_signals(ctx)
+
+        def on_priority():
+            # luxid left the new priority in a message file; it applies to the
+            # opcodes not yet running and is written with the next job file update
+            from qganeti import fileio
+            text = fileio.read_first_line(jqueue.prio_message(self.job_id))
+            try:
+                prio = int(text)
+            except (TypeError, ValueError):
+                return
+            for op in self.job["ops"]:
+                if op["status"] in (jqueue.QUEUED, jqueue.WAITING):
+                    op["priority"] = prio
+            ctx.priority = prio
+
+        _install_signals(ctx, on_priority)
         now = jqueue.now_ts()
         me["start_timestamp"] = now
         if self.job["start_timestamp"] is None:
@@ -453,6 +480,7 @@ class _JobRun:
             me["exec_timestamp"] = jqueue.now_ts()
             me["input"] = op
             self._save()
+            self._log("running")
             if self._consume_cancel_marker() or ctx.cancel_requested:
                 raise _CancelRequested()
             if check:

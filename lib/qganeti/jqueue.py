@@ -169,12 +169,12 @@ def new_job(jid, ops, received=None):
 
 def status(job):
     """The job's status from its opcodes' statuses (Ganeti's CalcStatus)."""
-    ops = job["ops"]
-    if all(op["status"] == SUCCESS for op in ops):
+    ops = job.get("ops") or ()
+    if all(op.get("status") == SUCCESS for op in ops):
         return SUCCESS
     result = QUEUED
     for op in ops:
-        st = op["status"]
+        st = op.get("status")
         if st == SUCCESS:
             continue
         if st == QUEUED:
@@ -189,7 +189,8 @@ def status(job):
 
 def priority(job):
     """Lowest priority number among unfinished opcodes (Ganeti's CalcPriority)."""
-    prios = [op["priority"] for op in job["ops"] if op["status"] not in FINALIZED]
+    prios = [op.get("priority", PRIO_DEFAULT) for op in job["ops"]
+             if op["status"] not in FINALIZED]
     return min(prios) if prios else PRIO_DEFAULT
 
 

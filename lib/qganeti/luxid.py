@@ -33,6 +33,8 @@ SERIAL_BLOCK = 64
 KILL_TIMEOUT = 30.0           # seconds between SIGTERM (kill request) and SIGKILL
 ENV_KEEP = ("QGANETI_ROOT", "QGANETI_HOSTNAME", "PATH", "LANG", "NUMBA_CACHE_DIR")
 LIVENESS_INTERVAL = 1.0       # how often adopted processes' live-locks are checked
+LIVE_TTL = 2.0                # how long live node data answers queries
+NODE_QUERY_TIMEOUT = 5.0      # a node that takes longer gives "no data"
 
 log = logging.getLogger("luxid")
 
@@ -156,6 +158,7 @@ class Luxid:
         self.server = None
         self.queue_lock_fd = None
         self.spawned = 0
+        self.live_cache = None    # (time, (node_live, instance_live))
 
     # -- configuration snapshot ------------------------------------------
     def load_config(self):
@@ -355,6 +358,7 @@ class Luxid:
             else:
                 jqueue.finalize_rest(job, index, state[0], state[1])
                 jqueue.save(job)
+        self.live_cache = None     # the job may have started or stopped something
         self.job_changed(jid)
         self.unblock()
         self.schedule()
@@ -400,6 +404,7 @@ class Luxid:
                     self.stale.add(jid)     # read it again when someone asks
             elif name == "config.data":
                 self.load_config()
+                self.live_cache = None
                 self.schedule()
 
     def job(self, jid):
@@ -638,6 +643,8 @@ class Luxid:
                 self.enqueue(jid)
             self.job_changed(jid)
         else:
+            if not any(op["status"] in (jqueue.QUEUED, jqueue.WAITING) for op in job["ops"]):
+                return [False, "Job %s had no pending opcodes" % jid]
             fileio.atomic_write(jqueue.prio_message(jid), "%d\n" % prio, 0o640, durable=False)
             try:
                 os.kill(proc.pid, signal.SIGUSR1)
@@ -694,9 +701,83 @@ class Luxid:
             wanted.append((jid, job, archived))
         return luxiquery.job_rows(self, wanted, fields)
 
-    def m_Query(self, args):
+    async def m_Query(self, args):
         what, fields, qfilter = _args(args, 3, "Query")
-        return luxiquery.query(self, what, fields, qfilter)
+        live = None
+        if self.cfg is not None and luxiquery.wants_live(what, fields, qfilter):
+            live = await self.live_data()
+        return luxiquery.query(self, what, fields, qfilter, live)
+
+    # -- live data from the nodes, for queries ----------------------------------
+    async def live_data(self):
+        """(node_live, instance_live) of every online node, cached briefly.
+
+        A node that does not answer within NODE_QUERY_TIMEOUT gives no data
+        (its cells say so); offline nodes are not asked at all.
+        """
+        now = time.monotonic()
+        if self.live_cache is not None and now - self.live_cache[0] < LIVE_TTL:
+            return self.live_cache[1]
+        nodes = [uuid for uuid, node in self.cfg.get("nodes", {}).items()
+                 if not node.get("offline")]
+        storage = self.cfg["cluster"].get("file_storage_dir") or "/"
+        answers = await asyncio.gather(*[self.node_live(uuid, storage) for uuid in nodes])
+        node_live = {}
+        instance_live = {}
+        for uuid, (info, instances) in zip(nodes, answers):
+            node_live[uuid] = info
+            for name, state in (instances or {}).items():
+                state = dict(state, node=uuid)
+                instance_live[name] = state
+        result = (node_live, instance_live)
+        self.live_cache = (time.monotonic(), result)
+        return result
+
+    async def node_live(self, uuid, storage):
+        from qganeti import nodecall
+        name = self.cfg["nodes"][uuid]["name"]
+        if not nodecall.is_local(name):
+            return await self.loop.run_in_executor(None, self.remote_live, uuid, storage)
+        info, instances = await asyncio.gather(self.local_action("node-info", [storage]),
+                                               self.local_action("instance-list", []))
+        return info, instances
+
+    def remote_live(self, uuid, storage):
+        from qganeti import nodecall
+        out = []
+        for action, args in (("node-info", [storage]), ("instance-list", [])):
+            try:
+                out.append(nodecall.run(self.cfg, uuid, action, args,
+                                        timeout=NODE_QUERY_TIMEOUT))
+            except errors.GenericError as err:
+                log.warning("live data from %s: %s", uuid, err)
+                out.append(None)
+        return tuple(out)
+
+    async def local_action(self, action, args):
+        program = os.path.join(paths.NODE_DIR, action)
+        if not os.path.exists(program):
+            return None
+        env = {k: os.environ[k] for k in ENV_KEEP if k in os.environ}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-S", program, *args, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
+            out, _ = await asyncio.wait_for(proc.communicate(), NODE_QUERY_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as err:
+            log.warning("node action %s: %s", action, err)
+            try:
+                proc.kill()
+            except (ProcessLookupError, UnboundLocalError):
+                pass
+            return None
+        if proc.returncode != 0:
+            return None
+        try:
+            from qganeti import fastjson
+            return fastjson.loads(out)
+        except ValueError:
+            return None
 
     def m_QueryFields(self, args):
         what, fields = _args(args, 2, "QueryFields")

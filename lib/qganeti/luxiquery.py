@@ -144,8 +144,28 @@ def _mentions(qfilter, name):
     return qfilter == name
 
 
-def query(luxid, what, fields, qfilter):
-    """LUXI Query over luxid's view: jobs, locks, and the config snapshot."""
+CONFIG_RESOURCES = {"instance": "instances", "node": "nodes", "group": "nodegroups",
+                    "network": "networks"}
+
+
+def wants_live(what, fields, qfilter):
+    """Whether a config query needs live data from the nodes."""
+    from qganeti import query as q
+    table = _table(what)
+    if what not in CONFIG_RESOURCES or table is None:
+        return False
+    try:
+        return q.needs_live(table, fields or [], qfilter)
+    except (q.FilterError, errors.GenericError):
+        return False
+
+
+def query(luxid, what, fields, qfilter, live=None):
+    """LUXI Query over luxid's view: jobs, locks, and the config snapshot.
+
+    LIVE: (node_live, instance_live) gathered from the nodes, for config
+    resources whose fields or filter need it.
+    """
     from qganeti import query as q
     _check_resource(what, fields)
     table = _table(what)
@@ -163,8 +183,14 @@ def query(luxid, what, fields, qfilter):
         from qganeti import locks
         items, ctx = locks.monitor(), None
     else:
+        from qganeti import qfields
         luxid.require_config()
-        items, ctx = luxid.config_items(what), luxid.query_context(table, fields, decoded)
+        cfg = luxid.cfg
+        items = list(cfg.get(CONFIG_RESOURCES[what], {}).values())
+        if live is None:
+            ctx = qfields.ConfigContext(cfg, live=False)
+        else:
+            ctx = qfields.ConfigContext(cfg, node_live=live[0], instance_live=live[1])
     del decoded
     return q.query(table, items, fields, qfilter, ctx)
 

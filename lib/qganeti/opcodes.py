@@ -162,20 +162,6 @@ def validate(op):
     return result
 
 
-def summary(op):
-    """Ganeti's opcode summary: TEST_DELAY(0.5), INSTANCE_STARTUP(web1)."""
-    op_id = op.get("OP_ID", "OP_UNKNOWN")
-    text = op_id[3:]
-    opdef = OPCODES.get(op_id)
-    field = opdef.dsc_field if opdef else None
-    if field:
-        value = op.get(field)
-        if isinstance(value, (list, tuple)):
-            value = ",".join(str(i) for i in value)
-        text = "%s(%s)" % (text, t.py_str(value))
-    return text
-
-
 def to_argv(op, limit=ARGV_VALUE_LIMIT):
     """The op program's argv for OP (after validate): non-default parameters.
 

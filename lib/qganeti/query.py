@@ -30,7 +30,7 @@ a name that is asked for but unknown raises errors.OpPrereqError
 (unknown_entity).
 """
 
-from qganeti import errors
+from qganeti import errors, jqueue
 
 RS_NORMAL = 0
 RS_UNKNOWN = 1
@@ -763,17 +763,7 @@ def query_fields(table, names=None):
 
 # -- jobs (QR_JOB) ---------------------------------------------------------
 
-OP_STATUS_QUEUED = "queued"
-OP_STATUS_WAITING = "waiting"
-OP_STATUS_CANCELING = "canceling"
-OP_STATUS_RUNNING = "running"
-OP_STATUS_CANCELED = "canceled"
-OP_STATUS_SUCCESS = "success"
-OP_STATUS_ERROR = "error"
-_OP_FINALIZED = frozenset([OP_STATUS_CANCELED, OP_STATUS_SUCCESS, OP_STATUS_ERROR])
-_OP_TERMINAL = frozenset([OP_STATUS_ERROR, OP_STATUS_CANCELING, OP_STATUS_CANCELED])
-_OP_SOFT = frozenset([OP_STATUS_SUCCESS, OP_STATUS_QUEUED])
-OP_PRIO_DEFAULT = 0
+OP_PRIO_DEFAULT = jqueue.PRIO_DEFAULT
 
 
 class JobContext:
@@ -786,25 +776,9 @@ class JobContext:
         return job.get("id") in self.archived
 
 
-def job_status(job):
-    """A job's status computed from its opcodes' statuses (Ganeti's rule)."""
-    current = "queued"
-    all_success = True
-    for op in job.get("ops") or ():
-        status = op.get("status")
-        if status in _OP_TERMINAL:
-            return status
-        if status not in _OP_SOFT:
-            current = status
-        all_success = all_success and status == OP_STATUS_SUCCESS
-    return "success" if all_success else current
-
-
-def job_priority(job):
-    """The lowest priority among the job's unfinished opcodes (default 0)."""
-    prios = [op.get("priority", OP_PRIO_DEFAULT) for op in job.get("ops") or ()
-             if op.get("status") not in _OP_FINALIZED]
-    return min(prios) if prios else OP_PRIO_DEFAULT
+# A job's status and priority follow Ganeti's rules, as the queue computes them.
+job_status = jqueue.status
+job_priority = jqueue.priority
 
 
 #: OP_ID -> the parameter shown in brackets by the job summary
