@@ -4,7 +4,8 @@ verify(what) takes the master's request (a dict; each key asks for one
 check, Ganeti's NV_* names) and returns a dict with the same keys:
 
     "version": any           -> [protocol version, release]
-    "nodesetup": any         -> problems of /sys and /proc (Ganeti's wording)
+    "nodesetup": any         -> problems of /sys and /proc (Ganeti's wording;
+                                none on a virtual node: state root not /)
     "time": any              -> [seconds, microseconds]
     "hypervisor": [hv...]    -> {hv: None or what is wrong}
     "instancelist": [hv...]  -> names of the instances running here
@@ -35,6 +36,13 @@ SNAPSHOT_DIR = "snapshots"
 
 
 def node_setup():
+    """Ganeti's checks of the kernel interfaces a real node needs.
+
+    A virtual node (a state root other than /) does not own the machine's
+    /sys and /proc, so it has nothing to report.
+    """
+    if paths.root() != "/":
+        return []
     out = []
     if not os.path.isdir("/sys/block") or not os.path.isdir("/sys/class/net"):
         out.append("The sysfs filesytem doesn't seem to be mounted under /sys, missing"

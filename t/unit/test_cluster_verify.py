@@ -9,8 +9,6 @@ from qganeti.lu import cluster_verify, group
 
 from objects_cluster import add_instance, disk_paths, make_cluster, run_op
 
-SETUP_ERROR = "node setup error"
-
 
 @pytest.fixture(autouse=True)
 def cluster(tmp_path, monkeypatch):
@@ -23,8 +21,8 @@ def verify(**params):
 
 
 def problems(run):
-    """The ERROR/WARNING lines, without the node setup check (the machine's)."""
-    return [line for line in run.log if line.startswith("  - ") and SETUP_ERROR not in line]
+    """The ERROR/WARNING/NOTICE lines."""
+    return [line for line in run.log if line.startswith("  - ")]
 
 
 def _touch(logical):
@@ -54,9 +52,9 @@ def test_a_healthy_group_reports_ganetis_sections_in_order():
         "* Verifying configuration file consistency", "* Verifying node status",
         "* Verifying instance status", "* Verifying orphan volumes",
         "* Verifying N+1 Memory redundancy", "* Other Notes", "* Hooks Results"]
-    assert problems(run) == ["  - NOTICE: 1 non-redundant instance(s) found."]
-    setup = [line for line in run.log if SETUP_ERROR in line]
-    assert run.result is (not setup)
+    assert [line for line in run.log if line.startswith("  - ")] == [
+        "  - NOTICE: 1 non-redundant instance(s) found."]
+    assert run.result is True
 
 
 def test_instance_marked_up_but_not_running_is_an_error():
@@ -156,6 +154,18 @@ def test_node_verify_lists_disk_files_without_snapshots(tmp_path):
     assert result["disk-files"] == {"sharedfile": [str(base / "a" / "u.sharedfile.disk0")]}
     assert result["shared-file-storage-path"] == (
         "Path '%s' is not existing or not a directory." % (base / "missing"))
+
+
+def test_a_real_node_checks_sys_and_proc_a_virtual_one_does_not(monkeypatch):
+    assert nodeverify.verify({"nodesetup": None}) == {"nodesetup": []}
+    monkeypatch.setenv("QGANETI_ROOT", "/")
+    expected = []
+    if not os.path.isdir("/proc/sys") or not os.path.isfile("/proc/sysrq-trigger"):
+        expected.append("The procfs filesystem doesn't seem to be mounted under /proc,"
+                        " missing required directory /proc/sys and the file"
+                        " /proc/sysrq-trigger")
+    assert [m for m in nodeverify.verify({"nodesetup": None})["nodesetup"]
+            if "procfs" in m] == expected
 
 
 def test_node_verify_answers_only_what_was_asked():

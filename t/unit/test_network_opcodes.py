@@ -32,7 +32,8 @@ def test_every_opcode_of_the_area_is_declared(op_id):
      "CLUSTER_VERIFY_GROUP(default)"),
 ])
 def test_summaries_name_the_object_as_ganeti_does(op, summary):
-    assert opcodes.summary(opcodes.validate(op)) == summary
+    from qganeti import query
+    assert query.op_summary(opcodes.validate(op)) == summary
 
 
 def test_defaults_are_ganetis():
