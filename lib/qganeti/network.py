@@ -50,6 +50,10 @@ IPV4_NETWORK_MAX_NUM_HOSTS = 2 ** (32 - IPV4_NETWORK_MAX_SIZE)
 #: the NIC "ip" value that asks for a free address of the NIC's network
 NIC_IP_POOL = "pool"
 
+_FROM_TEXT = bytes.maketrans(b"01", b"\x00\x01")
+_TO_TEXT = bytes.maketrans(b"\x00\x01", b"01")
+_TO_MAP = bytes.maketrans(b"\x00\x01", b".X")
+
 
 class AddressPoolError(errors.GenericError):
     """Ganeti's errors.AddressPoolError (raised and handled inside an LU)."""
@@ -89,6 +93,9 @@ class AddressPool:
         self.gateway = net.get("gateway")
         self.reservations = self._bits(net.get("reservations"), size)
         self.ext_reservations = self._bits(net.get("ext_reservations"), size)
+        own = int.from_bytes(self.reservations, "big")
+        ext = int.from_bytes(self.ext_reservations, "big")
+        self._all = bytearray((own | ext).to_bytes(size, "big"))   # 1: used or reserved
 
     @staticmethod
     def _bits(text, size):
@@ -97,7 +104,11 @@ class AddressPool:
         if len(text) != size or text.strip("01"):
             raise AddressPoolError("Corrupt address pool: %d bits for %d addresses"
                                    % (len(text), size))
-        return bytearray(1 if char == "1" else 0 for char in text)
+        return bytearray(text.encode("ascii").translate(_FROM_TEXT))
+
+    def _mark(self, idx, external, value):
+        (self.ext_reservations if external else self.reservations)[idx] = value
+        self._all[idx] = self.reservations[idx] | self.ext_reservations[idx]
 
     @classmethod
     def initialize(cls, net):
@@ -135,31 +146,28 @@ class AddressPool:
 
     def is_taken(self, address):
         """Reserved by an instance or externally."""
-        idx = self._index(address)
-        return bool(self.reservations[idx] or self.ext_reservations[idx])
+        return bool(self._all[self._index(address)])
 
     def reserve(self, address, external=False):
         if self.is_reserved(address, external):
             if external:
                 raise AddressPoolError("IP %s is already externally reserved" % address)
             raise AddressPoolError("IP %s is already used by an instance" % address)
-        bits = self.ext_reservations if external else self.reservations
-        bits[self._index(address)] = 1
+        self._mark(self._index(address), external, 1)
 
     def release(self, address, external=False):
         if not self.is_reserved(address, external):
             if external:
                 raise AddressPoolError("IP %s is not externally reserved" % address)
             raise AddressPoolError("IP %s is not used by an instance" % address)
-        bits = self.ext_reservations if external else self.reservations
-        bits[self._index(address)] = 0
+        self._mark(self._index(address), external, 0)
 
     def generate_free(self):
         """The first address neither used nor externally reserved."""
-        for idx, (own, ext) in enumerate(zip(self.reservations, self.ext_reservations)):
-            if not own and not ext:
-                return self.address(idx)
-        raise AddressPoolError("%s is full" % self.network)
+        idx = self._all.find(0)
+        if idx < 0:
+            raise AddressPoolError("%s is full" % self.network)
+        return self.address(idx)
 
     def reserve_free(self):
         address = self.generate_free()
@@ -169,29 +177,32 @@ class AddressPool:
     # -- summaries (the query fields of networks)
     @property
     def reserved_count(self):
-        return sum(1 for own, ext in zip(self.reservations, self.ext_reservations)
-                   if own or ext)
+        return len(self.reservations) - self.free_count
 
     @property
     def free_count(self):
-        return len(self.reservations) - self.reserved_count
+        return self._all.count(0)
 
     def is_full(self):
         return self.free_count == 0
 
     @property
     def map(self):
-        return "".join("X" if own or ext else "."
-                       for own, ext in zip(self.reservations, self.ext_reservations))
+        return bytes(self._all).translate(_TO_MAP).decode("ascii")
 
     def external(self):
         """Externally reserved addresses, in order."""
-        return [self.address(idx) for idx, bit in enumerate(self.ext_reservations) if bit]
+        out = []
+        idx = self.ext_reservations.find(1)
+        while idx >= 0:
+            out.append(self.address(idx))
+            idx = self.ext_reservations.find(1, idx + 1)
+        return out
 
     # -- back to the config
     def bit_strings(self):
-        return ("".join("1" if bit else "0" for bit in self.reservations),
-                "".join("1" if bit else "0" for bit in self.ext_reservations))
+        return (bytes(self.reservations).translate(_TO_TEXT).decode("ascii"),
+                bytes(self.ext_reservations).translate(_TO_TEXT).decode("ascii"))
 
     def store(self, net):
         """Write the bit strings into NET (a config.data network dict)."""
