@@ -61,6 +61,14 @@ def init_cluster(cluster_name, **options):
     cfg = config.new_cluster(cluster_name, hostname, master_ip, primary_ip=node_ip, **options)
     make_dirs()
     fileio.ensure_dir(paths.under_root(cfg["cluster"]["file_storage_dir"]), 0o750)
+    if "sharedfile" in cfg["cluster"]["enabled_disk_templates"]:
+        # (objects branch) as Ganeti's init: the shared directory is used as given
+        shared = cfg["cluster"]["shared_file_storage_dir"]
+        try:
+            fileio.ensure_dir(shared, 0o750)
+        except OSError as err:
+            raise errors.OpPrereqError("Cannot create file storage directory '%s': %s"
+                                       % (shared, err.strerror), errors.ECODE_ENVIRON)
     config.create(cfg)
     result = _daemon_util("start", "luxid")
     if result.returncode != 0:

@@ -22,6 +22,15 @@ declare("OP_CLUSTER_VERIFY_CONFIG", [
 ], doc="Verify the cluster config.")
 
 
+declare("OP_CLUSTER_VERIFY_GROUP", [
+    Param("group_name", REQUIRED, t.NonEmptyString, "Group name"),
+    _DEBUG_SIMULATE, _ERROR_CODES,
+    Param("skip_checks", [], t.ListOf(t.ElemOf(["nplusone_mem"])), "Which checks to skip"),
+    _IGNORE_ERRORS, _VERBOSE,
+    Param("verify_clutter", False, t.Bool, "Whether to check for clutter in the 'authorized_keys' file."),
+], dsc_field="group_name", doc="Run verify on a node group from the cluster.")
+
+
 declare("OP_CLUSTER_VERIFY", [
     _DEBUG_SIMULATE, _ERROR_CODES,
     Param("skip_checks", [], t.ListOf(t.ElemOf(["nplusone_mem"])), "Which checks to skip"),
