@@ -178,23 +178,35 @@ def _with_bgl(lu, wanted):
     return wanted
 
 
-def _hooks(lu, op, ctx, phase, pre_env=None):
-    """Run LU's hooks for PHASE; the pre-phase environment (for the post one)."""
+def _hooks(lu, op, ctx, phase, pre=None):
+    """Run LU's hooks for PHASE.
+
+    The pre phase returns what the post phase needs: the environment and the
+    post-phase nodes, both computed before the operation (as Ganeti's
+    HooksMaster does), since an operation may remove its own object. The
+    post phase adds GANETI_POST_* variables computed afterwards where the
+    object still exists.
+    """
     hpath = getattr(lu, "HPATH", None)
     if not hpath:
         return None
     from qganeti import hooks
     cfg = ctx.config(reload=True)
-    pre_nodes, post_nodes = lu.hooks_nodes(op, ctx)
-    lu_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
+    htype = getattr(lu, "HTYPE", None)
     if phase == "pre":
-        env = hooks.build_env(cfg, hpath, "pre", op["OP_ID"], getattr(lu, "HTYPE", None), lu_env)
+        pre_nodes, post_nodes = lu.hooks_nodes(op, ctx)
+        lu_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
+        env = hooks.build_env(cfg, hpath, "pre", op["OP_ID"], htype, lu_env)
         failures = hooks.run_phase(cfg, hpath, "pre", env, pre_nodes, ctx.log_warning)
         if failures:
             raise errors.HooksAbort(failures)
-        return lu_env
-    env = hooks.build_env(cfg, hpath, "post", op["OP_ID"], getattr(lu, "HTYPE", None),
-                          pre_env, post_env=lu_env)
+        return lu_env, post_nodes
+    pre_env, post_nodes = pre
+    try:
+        post_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
+    except (errors.GenericError, KeyError):
+        post_env = pre_env       # the object is gone (a removal): what it was
+    env = hooks.build_env(cfg, hpath, "post", op["OP_ID"], htype, pre_env, post_env=post_env)
     try:
         failures = hooks.run_phase(cfg, hpath, "post", env, post_nodes, ctx.log_warning)
     except errors.GenericError as err:   # the operation is done; hooks only report
@@ -309,10 +321,10 @@ def _run_by_hand(prog, opdef, params, lu):
             check(op, ctx)
         if op.get("dry_run"):
             return EXIT_OK
-        pre_env = _hooks(lu, op, ctx, "pre")
+        pre = _hooks(lu, op, ctx, "pre")
         result = _submit_result(lu.run(op, ctx), op)
         ctx.forget_undo()
-        _hooks(lu, op, ctx, "post", pre_env)
+        _hooks(lu, op, ctx, "post", pre)
         if result is not None:
             import json
             sys.stdout.write(json.dumps(result, indent=1, sort_keys=True) + "\n")
@@ -487,11 +499,11 @@ class _JobRun:
                 check(op, ctx)
             result = None
             if not op.get("dry_run"):
-                pre_env = _hooks(lu, op, ctx, "pre")
+                pre = _hooks(lu, op, ctx, "pre")
                 result = _submit_result(lu.run(op, ctx), op)
                 _no_more_interruptions()
                 ctx.forget_undo()
-                _hooks(lu, op, ctx, "post", pre_env)
+                _hooks(lu, op, ctx, "post", pre)
             _no_more_interruptions()
             self._finish(jqueue.SUCCESS, result)
             return EXIT_OK
