@@ -165,8 +165,9 @@ def start(name, memory, vcpus, paused=False):
                 % (name, memory, vcpus, ", paused" if paused else ""))
 
 
-def stop(name):
-    """Stop NAME; Ganeti's HypervisorError if it does not run."""
+def stop(name, timeout=None):
+    """Stop NAME (at once: TIMEOUT does not matter); HypervisorError if it
+    does not run."""
     try:
         os.unlink(state_file(name))
     except FileNotFoundError:
@@ -176,8 +177,8 @@ def stop(name):
     console_log(name, "fake: instance %s stopped" % name)
 
 
-def reboot(name):
-    """Ganeti's fake reboot does nothing but the instance must run."""
+def reboot(name, hard=False):
+    """Ganeti's fake reboot does nothing (soft or HARD) but the instance must run."""
     if not is_running(name):
         raise errors.HypervisorError("Failed to reboot instance %s: not running" % name)
     console_log(name, "fake: instance %s rebooted" % name)

@@ -209,8 +209,16 @@ class Console:
                                                                    "ADMIN_offline")
             raise errors.OpExecError("Instance %s is not running (state %s)"
                                      % (inst["name"], state))
+        from qganeti import defaults
+        node = cfg["nodes"][inst["primary_node"]]
+        ndparams = defaults.fill_nd(cfg["cluster"], cfg["nodegroups"].get(node["group"], {}),
+                                    node)
         return ctx.node_call(inst["primary_node"], "instance-console",
-                             [inst["hypervisor"], inst["name"]])
+                             [inst["hypervisor"], inst["name"]],
+                             input={"hvparams": iu.filled_hv(cfg, inst),
+                                    "network_port": inst.get("network_port"),
+                                    "host": node["name"], "port": ndparams.get("ssh_port"),
+                                    "user": "root"})
 
 
 # -- moving between nodes ---------------------------------------------------------
