@@ -122,9 +122,13 @@ class Shutdown(iu.InstanceHooks):
             ctx.log_info("Primary node offline, marked instance as stopped")
             return None
         try:
-            iu.shutdown(ctx, inst, op["timeout"])
+            result = iu.shutdown(ctx, inst, op["timeout"])
         except errors.OpExecError as err:
             ctx.log_warning("Could not shutdown instance: %s" % err)
+        else:
+            if isinstance(result, dict) and result.get("forced") and op["timeout"]:
+                ctx.log_warning("Instance %s did not shut down within %s seconds, it was"
+                                " destroyed" % (inst["name"], op["timeout"]))
         if inst.get("disks") and inst.get("disks_active"):
             iu.set_admin_state(ctx, uuid, disks_active=False)
         return None
