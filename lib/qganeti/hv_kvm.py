@@ -699,3 +699,113 @@ def remove_console(name):
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+# -- live migration (see the module docstring) ------------------------------------------
+
+_MIGRATION_ACTIVE = ("setup", "active", "pre-switchover", "device", "cancelling",
+                     "wait-unplug", "postcopy-active")
+
+
+def accept(name, data):
+    """Target side: qemu waiting for NAME's state on ADDR:PORT."""
+    inst = (data or {}).get("instance")
+    if not isinstance(inst, dict) or not isinstance(inst.get("hvparams"), dict):
+        raise errors.HypervisorError("Can't accept instance %s: no instance description"
+                                     % name)
+    if is_running(name):
+        raise errors.HypervisorError("Can't accept instance, already running")
+    address = data.get("target") or "0.0.0.0"
+    port = int(data.get("port") or inst["hvparams"].get("migration_port") or 8102)
+    bep = inst.get("beparams") or {}
+    memory = int(data.get("memory") or bep.get("maxmem") or 128)
+    vcpus = int(data.get("vcpus") or bep.get("vcpus") or 1)
+    start(name, memory, vcpus, data=inst, incoming=(address, port))
+    return {"address": address, "port": port}
+
+
+def migration_status(name, data=None):
+    """What qemu says about the migration of NAME (query-migrate)."""
+    reply = _qmp(name, "query-migrate") or {}
+    ram = reply.get("ram") or {}
+    return {"status": reply.get("status", "none"),
+            "transferred_ram": ram.get("transferred", 0), "total_ram": ram.get("total", 0),
+            "remaining_ram": ram.get("remaining", 0), "total_time": reply.get("total-time"),
+            "downtime": reply.get("downtime"), "setup_time": reply.get("setup-time"),
+            "expected_downtime": reply.get("expected-downtime")}
+
+
+def migrate(name, data):
+    """Source side: start sending NAME to TARGET:PORT; the first status."""
+    from qganeti import qmp
+    rt = load_runtime(name)
+    if rt is None or not is_running(name):
+        raise errors.HypervisorError("Instance %s is not running, cannot migrate" % name)
+    data = data or {}
+    hvp = rt["hvparams"]
+    if not data.get("target"):
+        raise errors.HypervisorError("Cannot migrate instance %s: no target address" % name)
+    port = int(data.get("port") or hvp.get("migration_port") or 8102)
+    bandwidth = int(data.get("bandwidth", hvp.get("migration_bandwidth", 32)))
+    downtime = int(data.get("downtime", hvp.get("migration_downtime", 30)))
+    with qmp.Connection(qmp_socket(name)) as conn:
+        conn.execute("migrate-set-parameters", {"max-bandwidth": bandwidth * MIB,
+                                                "downtime-limit": downtime})
+        if not data.get("live", True):
+            conn.execute("stop")
+        conn.execute("migrate", {"uri": "tcp:%s:%d" % (data["target"], port)})
+    _log(name, "migrating to %s:%d (%d MiB/s, %d ms)" % (data["target"], port, bandwidth,
+                                                        downtime))
+    return migration_status(name)
+
+
+def _wait_status(name, wanted, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        status = (_qmp(name, "query-status") or {}).get("status")
+        if status in wanted or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.1)
+
+
+def finalize_target(name, data):
+    """Target side: keep the guest (success) or drop what accept() started."""
+    if (data or {}).get("success"):
+        status = _wait_status(name, ("running", "paused"), 60)
+        if status not in ("running", "paused"):
+            raise errors.HypervisorError("Instance %s did not resume after the migration"
+                                         " (qemu status %s)" % (name, status))
+        _log(name, "migrated here")
+        return instance_info(name)
+    if is_running(name):
+        _kill(name)
+    cleanup(name)
+    _log(name, "incoming migration dropped")
+    return {"stopped": True}
+
+
+def finalize_source(name, data):
+    """Source side: the guest left (success: stop qemu) or stays (resume it)."""
+    if (data or {}).get("success"):
+        _kill(name)
+        cleanup(name)
+        _log(name, "migrated away")
+        return {"stopped": True}
+    if is_running(name) and _wait_status(name, ("running",), 0) != "running":
+        _qmp(name, "cont")
+    _log(name, "migration failed: running here again")
+    return instance_info(name)
+
+
+def abort_migration(name, data=None):
+    """Cancel NAME's outgoing migration; the guest runs on here."""
+    _qmp(name, "migrate_cancel")
+    deadline = time.monotonic() + 30
+    status = migration_status(name)
+    while status["status"] in _MIGRATION_ACTIVE and time.monotonic() < deadline:
+        time.sleep(0.1)
+        status = migration_status(name)
+    if _wait_status(name, ("running",), 0) != "running":
+        _qmp(name, "cont")
+    _log(name, "migration cancelled (%s)" % status["status"])
+    return status
