@@ -809,3 +809,69 @@ def abort_migration(name, data=None):
         _qmp(name, "cont")
     _log(name, "migration cancelled (%s)" % status["status"])
     return status
+
+
+# -- hotplug ---------------------------------------------------------------------------
+
+HOTPLUG_TIMEOUT = 30
+
+
+def hotplug_supported(name):
+    """Ganeti's HotplugSupported: the instance must run here."""
+    if not is_running(name):
+        raise errors.HotplugError("Instance %s is not running" % name)
+
+
+def _unplug(conn, name, device):
+    """device_del DEVICE and wait until the guest let it go."""
+    conn.execute("device_del", {"id": device})
+    if conn.wait_event("DEVICE_DELETED", {"device": device}, HOTPLUG_TIMEOUT) is None:
+        raise errors.HotplugError("Instance %s did not release device %s within %d seconds"
+                                  % (name, device, HOTPLUG_TIMEOUT))
+
+
+def hotplug(name, action, kind, data):
+    """Add or remove disk or NIC DATA ({"device": payload, "index": N}) of
+    running instance NAME through QMP; the runtime file follows."""
+    from qganeti import qmp
+    hotplug_supported(name)
+    rt = load_runtime(name)
+    device, index = data.get("device") or {}, int(data.get("index") or 0)
+    hvp = rt["hvparams"]
+    key = "disks" if kind == "disk" else "nics"
+    with qmp.Connection(qmp_socket(name)) as conn:
+        if kind == "disk" and action == "add":
+            conn.execute("blockdev-add", blockdev_spec(device, index, hvp))
+            conn.execute("device_add", disk_device(device, index, hvp))
+        elif kind == "disk" and action == "remove":
+            dev_id, drive = disk_ids(device, index)
+            _unplug(conn, name, dev_id)
+            conn.execute("blockdev-del", {"node-name": drive})
+        elif kind == "nic" and action == "add":
+            from qganeti import kvm_net
+            tap, fd = kvm_net.open_tap(hvp.get("vnet_hdr", True))
+            dev_id, netdev = nic_ids(device, index)
+            try:
+                conn.execute("getfd", {"fdname": netdev}, fds=[fd])
+            finally:
+                os.close(fd)
+            conn.execute("netdev_add", {"type": "tap", "id": netdev, "fd": netdev})
+            kvm_net.configure(tap, device)
+            conn.execute("device_add", nic_device(device, index, hvp))
+            device = dict(device, tap=tap)
+        elif kind == "nic" and action == "remove":
+            dev_id, netdev = nic_ids(device, index)
+            _unplug(conn, name, dev_id)
+            conn.execute("netdev_del", {"id": netdev})
+        else:
+            raise errors.HotplugError("Hotplug action %s of a %s is not supported"
+                                      % (action, kind))
+    uuid = device.get("uuid")
+    for holder in (rt, rt["data"]):
+        items = [d for d in holder.get(key) or [] if d.get("uuid") != uuid]
+        if action == "add":
+            items.insert(min(index, len(items)), device)
+        holder[key] = items
+    _save_runtime(name, rt)
+    _log(name, "hotplug: %s %s %s" % (action, kind, uuid))
+    return True

@@ -110,6 +110,29 @@ class Connection:
             return reply.get("return")
 
 
+    def wait_event(self, name, match, timeout):
+        """The first event NAME whose data contains MATCH, or None after TIMEOUT."""
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events:
+                data = event.get("data") or {}
+                if (event.get("event") == name
+                        and all(data.get(k) == v for k, v in match.items())):
+                    self.events.remove(event)
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                self.events.append(self._receive())
+            except errors.HypervisorError:
+                if time.monotonic() >= deadline:
+                    return None
+                raise
+
+
 def execute(path, command, arguments=None, timeout=10.0):
     """Run one COMMAND on the QMP socket at PATH; its return value."""
     with Connection(path, timeout) as conn:
