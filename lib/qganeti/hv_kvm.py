@@ -104,6 +104,11 @@ def nic_dir(name):
     return os.path.join(root_dir(), "nic", _check_name(name))
 
 
+def chroot_dir(name):
+    """The empty directory qemu chroots into (use_chroot)."""
+    return os.path.join(root_dir(), "chroot", _check_name(name))
+
+
 def log_dir():
     return os.path.join(paths.log_dir(), "kvm")
 
@@ -204,15 +209,26 @@ def cleanup(name):
         os.rmdir(directory)
     except FileNotFoundError:
         pass
+    _remove_chroot(name)
+
+
+def _remove_chroot(name):
+    """Remove NAME's chroot; one that is not empty any more is kept aside in
+    chroot-quarantine/ for a look (as Ganeti does: it should stay empty)."""
+    directory = chroot_dir(name)
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        quarantine = os.path.join(root_dir(), "chroot-quarantine")
+        os.makedirs(quarantine, 0o750, exist_ok=True)
+        os.rename(directory, os.path.join(quarantine, "%s-%d" % (name, int(time.time()))))
 
 
 def _log(name, message):
-    try:
-        os.makedirs(log_dir(), 0o750, exist_ok=True)
-        with open(log_file(name), "a") as handle:
-            handle.write("%s %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), message))
-    except OSError:
-        pass
+    from qganeti import fileio
+    fileio.append_log_line(log_file(name), message)
 
 
 def console_log(name, message):
@@ -428,6 +444,10 @@ def build_argv(name, memory, vcpus, data, accel, tap_fds, incoming=None):
         if hvp.get("vhost_net"):
             option += ",vhost=on"
         argv += ["-netdev", option, "-device", _flat(nic_device(nic, index, hvp))]
+    if hvp.get("security_model") == "user":
+        argv += ["-runas", hvp["security_domain"]]
+    if hvp.get("use_chroot"):
+        argv += ["-chroot", chroot_dir(name)]
     if hvp.get("kvm_extra"):
         argv += shlex.split(hvp["kvm_extra"])
     return argv
@@ -491,6 +511,8 @@ def start(name, memory, vcpus, paused=False, data=None, incoming=None):
     accel, note = choose_accel(hvp)
     _make_dirs()
     cleanup(name)
+    if hvp.get("use_chroot"):
+        os.makedirs(chroot_dir(name), 0o755)
     nics = data.get("nics") or []
     taps = _open_taps(nics, hvp)
     try:
@@ -676,13 +698,8 @@ def console(name, data):
 
 def read_console(name, max_bytes=65536):
     """The end of what NAME printed on its serial console ("" if nothing)."""
-    try:
-        with open(serial_log(name), "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - max_bytes))
-            return handle.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
+    from qganeti import fileio
+    return fileio.read_tail(serial_log(name), max_bytes)
 
 
 def rename_console(old, new):

@@ -66,7 +66,7 @@ FILES = ("kvm_path", "kernel_path", "initrd_path", "vnc_password_file", "spice_p
          "floppy_image_path", "cdrom_image_path", "cdrom2_image_path")
 DIRS = ("vnc_x509_path", "mem_path")
 # what qganeti's kvm does not implement: they must keep their default
-UNSUPPORTED = ("spice_bind", "use_chroot", "use_guest_agent", "user_shutdown", "vnc_tls",
+UNSUPPORTED = ("spice_bind", "use_guest_agent", "user_shutdown", "vnc_tls",
                "vnc_x509_path", "vnc_x509_verify", "soundhw", "floppy_image_path")
 
 

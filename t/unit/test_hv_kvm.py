@@ -174,3 +174,19 @@ def test_console_kinds(root):
     msg = hv_kvm.console("vm1", {"hvparams": hvparams(serial_console=False)})
     assert msg == {"instance": "vm1", "kind": "msg",
                    "message": "No serial shell for instance vm1"}
+
+
+@needs_qemu
+def test_security_model_user_and_chroot(root):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    data = {"hvparams": hvparams(security_model="user", security_domain="nobody",
+                                 use_chroot=True), "disks": [], "nics": []}
+    hv_kvm.start("vm3", 128, 1, data=data, paused=True)
+    pid = int(open(hv_kvm.pid_file("vm3")).read())
+    status = open("/proc/%d/status" % pid).read()
+    assert "\nUid:\t%d\t" % nobody.pw_uid in status
+    assert os.readlink("/proc/%d/root" % pid) == hv_kvm.chroot_dir("vm3")
+    assert hv_kvm.instance_info("vm3")["status"] == "prelaunch"   # QMP still answers
+    hv_kvm.stop("vm3", force=True)
+    assert not os.path.exists(hv_kvm.chroot_dir("vm3"))

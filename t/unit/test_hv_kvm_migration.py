@@ -96,21 +96,23 @@ def nodes(tmp_path, guest):
                 hv_kvm.stop(data["name"], force=True)
 
 
-def start_ticking(source, data):
+def ticking_and_accepted(source, target, data):
+    """A counting guest on SOURCE, TARGET waiting for it; (port, accept's answer)."""
     from qganeti import hv_kvm
     with source:
         hv_kvm.start(data["name"], 192, 1, data=data)
     wait_for(lambda: len(ticks(source, data["name"])[0]) >= 5, what="ticks on the source")
+    port = free_port()
+    with target:
+        return port, hv_kvm.accept(data["name"], {"instance": data, "target": "127.0.0.1",
+                                                  "port": port})
 
 
 def test_live_migration_keeps_the_guest_running(nodes):
     from qganeti import hv_kvm
     source, target, data = nodes
     name = data["name"]
-    start_ticking(source, data)
-    port = free_port()
-    with target:
-        accepted = hv_kvm.accept(name, {"instance": data, "target": "127.0.0.1", "port": port})
+    port, accepted = ticking_and_accepted(source, target, data)
     assert accepted == {"address": "127.0.0.1", "port": port}
     with source:
         status = hv_kvm.migrate(name, {"target": "127.0.0.1", "port": port,
@@ -146,10 +148,7 @@ def test_cancelled_migration_leaves_the_guest_on_the_source(nodes):
     from qganeti import hv_kvm
     source, target, data = nodes
     name = data["name"]
-    start_ticking(source, data)
-    port = free_port()
-    with target:
-        hv_kvm.accept(name, {"instance": data, "target": "127.0.0.1", "port": port})
+    port, _ = ticking_and_accepted(source, target, data)
     with source:
         # 1 MiB/s: 192 MiB cannot be sent before the cancel
         hv_kvm.migrate(name, {"target": "127.0.0.1", "port": port, "bandwidth": 1})

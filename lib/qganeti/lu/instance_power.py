@@ -166,7 +166,8 @@ class Reboot(iu.InstanceHooks):
         if running and op["reboot_type"] in ("soft", "hard"):
             try:
                 ctx.node_call(inst["primary_node"], "instance-reboot",
-                              [inst["hypervisor"], inst["name"], op["reboot_type"]])
+                              ["--timeout", str(op["shutdown_timeout"]), inst["hypervisor"],
+                               inst["name"], op["reboot_type"]])
             except errors.OpExecError as err:
                 raise errors.OpExecError("Could not reboot instance: %s" % err)
         else:
