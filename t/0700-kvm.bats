@@ -81,3 +81,18 @@ teardown() {
     run console_run vm3.example.com 'grep MemTotal /proc/meminfo'
     assert_output --regexp 'MemTotal: +1[0-9]{5} kB'
 }
+
+@test "a routed NIC is a tap with a host route to its IP in routing table LINK" {
+    kvm_cluster
+    run kvm_add -t diskless -B memory=192 --net 0:mode=routed,link=100,ip=192.0.2.10 vm4.example.com
+    assert_success
+    tap=$(cat "$QGANETI_ROOT/$KVM_RUN_DIR/nic/vm4.example.com/0")
+    run ip -n "$NETNS" route show table 100
+    assert_output --regexp "^192\.0\.2\.10 dev $tap proto static"
+    run ip -n "$NETNS" -o link show dev "$tap"
+    assert_output --partial "UP"
+    run gnt-instance shutdown --timeout=0 vm4.example.com
+    assert_success
+    run ip -n "$NETNS" route show table 100
+    assert_output ""
+}
