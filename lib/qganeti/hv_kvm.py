@@ -47,13 +47,10 @@ these with a JSON dict and print what they return):
         guest on the source -> migration_status()
 """
 
-import json
 import os
-import signal
-import subprocess
 import time
 
-from qganeti import errors, paths
+from qganeti import errors, fastjson, paths
 
 ROOT_DIR_NAME = "kvm-hypervisor"
 DEFAULT_SHUTDOWN_TIMEOUT = 120
@@ -65,6 +62,7 @@ _NIC_MODELS = {"paravirtual": "virtio-net-pci", "i8259er": "i82559er"}
 _DISK_DEVICES = {"paravirtual": "virtio-blk-pci", "ide": "ide-hd", "scsi": "scsi-hd",
                  "scsi-hd": "scsi-hd", "scsi-cd": "scsi-cd"}
 MIB = 1024 * 1024
+SIGKILL = 9     # the signal module costs an enum import to every node action
 
 
 # -- where things are --------------------------------------------------------------
@@ -167,7 +165,7 @@ def _kill(name):
     if pid is None:
         return
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, SIGKILL)
     except ProcessLookupError:
         return
     if not _wait_gone(name, 30):
@@ -179,7 +177,7 @@ def load_runtime(name):
     """The runtime file of NAME as a dict (None when there is none)."""
     try:
         with open(runtime_file(name)) as handle:
-            argv, nics, hvparams, disks, extra = json.load(handle)
+            argv, nics, hvparams, disks, extra = fastjson.loads(handle.read())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
@@ -191,7 +189,7 @@ def _save_runtime(name, rt):
     from qganeti import fileio
     extra = {k: v for k, v in rt.items() if k not in ("argv", "nics", "hvparams", "disks")}
     doc = [rt["argv"], rt["nics"], rt["hvparams"], rt["disks"], extra]
-    fileio.atomic_write(runtime_file(name), json.dumps(doc, indent=1, sort_keys=True),
+    fileio.atomic_write(runtime_file(name), fastjson.dumps(doc, sort_keys=True),
                         mode=0o640, durable=False)
 
 
@@ -436,7 +434,7 @@ def build_argv(name, memory, vcpus, data, accel, tap_fds, incoming=None):
                 disk_path(disk).replace(",", ",,"), hvp["disk_type"],
                 ",readonly=on" if disk.get("mode") == "ro" else "")]
             continue
-        argv += ["-blockdev", json.dumps(blockdev_spec(disk, index, hvp)),
+        argv += ["-blockdev", fastjson.dumps(blockdev_spec(disk, index, hvp)),
                  "-device", _flat(disk_device(disk, index, hvp))]
     for index, (nic, fd) in enumerate(zip(data.get("nics") or [], tap_fds)):
         _, netdev = nic_ids(nic, index)
@@ -478,6 +476,7 @@ def _connect_nics(name, nics, taps):
 
 
 def _run_qemu(name, argv, fds):
+    import subprocess
     try:
         proc = subprocess.run(argv, cwd=ctrl_dir(), pass_fds=fds, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)

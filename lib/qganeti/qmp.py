@@ -6,11 +6,10 @@ in .events.  Errors are Ganeti's HypervisorError, with Ganeti's wording for
 a failed command ("kvm: error executing the CMD command: DESC (CLASS)").
 """
 
-import json
 import os
 import socket
 
-from qganeti import errors
+from qganeti import errors, fastjson
 
 # sun_path holds 108 bytes; longer paths are reached through the directory
 MAX_SOCKET_PATH = 100
@@ -78,7 +77,7 @@ class Connection:
         if not line:
             raise errors.HypervisorError("QMP connection closed by qemu")
         try:
-            return json.loads(line)
+            return fastjson.loads(line.decode("utf-8"))
         except ValueError as err:
             raise errors.HypervisorError("QMP data serialization error: %s" % err)
 
@@ -87,7 +86,7 @@ class Connection:
         message = {"execute": command}
         if arguments:
             message["arguments"] = arguments
-        data = json.dumps(message).encode("utf-8") + b"\r\n"
+        data = fastjson.dumps(message).encode("utf-8") + b"\r\n"
         try:
             if fds:
                 import array
