@@ -190,3 +190,19 @@ def test_security_model_user_and_chroot(root):
     assert hv_kvm.instance_info("vm3")["status"] == "prelaunch"   # QMP still answers
     hv_kvm.stop("vm3", force=True)
     assert not os.path.exists(hv_kvm.chroot_dir("vm3"))
+
+
+@needs_qemu
+def test_vnc_listens_on_the_instance_network_port(root):
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    if port <= hv_kvm.VNC_BASE_PORT:
+        pytest.skip("no free port above 5900")
+    data = {"hvparams": hvparams(vnc_bind_address="127.0.0.1", serial_console=False),
+            "network_port": port, "disks": [], "nics": []}
+    hv_kvm.start("vm4", 128, 1, data=data, paused=True)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        assert conn.recv(12).startswith(b"RFB 003.")
+    hv_kvm.stop("vm4", force=True)
