@@ -21,7 +21,9 @@ teardown() {
     run gnt-instance modify --ignore-ipolicy --hotplug --net add:mac=aa:00:00:00:07:21 vm1.example.com
     assert_success
     assert_line " - nic.1 -> hotplug:done"
-    run console_run vm1.example.com 'cat /sys/block/vdb/size /sys/class/net/eth1/address' 3
+    # the guest's ACPI hotplug handler picks the devices up
+    wait_until "console_run vm1.example.com 'ls /sys/block /sys/class/net' | grep -q eth1" 60
+    run console_run vm1.example.com 'cat /sys/block/vdb/size /sys/class/net/eth1/address'
     assert_output --partial "65536"
     assert_output --partial "aa:00:00:00:07:21"
     tap=$(cat "$QGANETI_ROOT/$KVM_RUN_DIR/nic/vm1.example.com/0")
@@ -34,7 +36,7 @@ teardown() {
     run gnt-instance modify --ignore-ipolicy --hotplug --net 1:remove vm1.example.com
     assert_success
     assert_line " - nic/1 -> hotplug:done"
-    run console_run vm1.example.com 'ls /sys/block /sys/class/net' 3
+    run console_run vm1.example.com 'ls /sys/block /sys/class/net'
     refute_output --partial "vdb"
     refute_output --partial "eth1"
     run ip -n "$NETNS" -o link show master br0

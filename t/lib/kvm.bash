@@ -84,11 +84,27 @@ wait_console() {
     done
 }
 
-# Type command $2 on instance $1's serial console; print what came back.
+# Type command $2 on instance $1's serial console; print what it printed
+# (up to an end marker echoed after it; at most $3 seconds, default 60).
 console_run() {
-    local dir="$QGANETI_ROOT/$KVM_RUN_DIR/ctrl"
-    (cd "$dir" && { sleep 0.5; printf '%s\n' "$2"; sleep "${3:-2}"; } |
-        socat - "UNIX-CONNECT:$1.serial")
+    "$PYTHON" - "$QGANETI_ROOT/$KVM_RUN_DIR/ctrl" "$1.serial" "$2" "${3:-60}" <<'PYEOF'
+import os, socket, sys, time
+directory, name, command, timeout = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+os.chdir(directory)     # the socket path may be longer than connect() takes
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(name)
+sock.settimeout(0.5)
+marker = "END-%d" % os.getpid()
+sock.sendall(("%s; echo %s-$((1 + 1))\n" % (command, marker)).encode())
+out, deadline = b"", time.monotonic() + timeout
+while (marker + "-2").encode() not in out and time.monotonic() < deadline:
+    try:
+        out += sock.recv(65536)
+    except socket.timeout:
+        pass
+sys.stdout.write(out.decode("utf-8", "replace"))
+sys.exit(0 if (marker + "-2").encode() in out else 1)
+PYEOF
 }
 
 qemu_pid() {
