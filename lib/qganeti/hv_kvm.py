@@ -11,6 +11,7 @@ $ROOT/var/run/qganeti/kvm-hypervisor/:
                            {memory, vcpus, accel, accel_note, data}, data being
                            the instance description it was started from
     nic/<name>/<index>     the tap device of each NIC
+    chroot/<name>          the empty directory qemu runs in (use_chroot)
 
 and $ROOT/var/log/qganeti/kvm/<name>.log (qemu's messages, the OS scripts'
 output) and <name>.serial.log (everything the guest printed on its serial
@@ -21,6 +22,13 @@ The instance description ("data") that start() and accept() take is what
 lu/instance_util.hv_payload() builds: {name, uuid, hvparams (filled),
 beparams, disks: [{uuid, path, template, mode, ...}], nics: [{uuid, mac, ip,
 mode, link, ...}], network_port}.
+
+Stopping presses the ACPI power button through QMP and kills qemu when the
+guest has not powered off within the timeout; a reboot is a stop and a
+start from the runtime file (Ganeti's).  Disks and NICs are hotplugged
+through QMP (blockdev-add / device_add; a NIC's tap descriptor is passed
+with getfd), and the runtime file follows.  security_model=user runs qemu
+as security_domain (-runas), use_chroot in an empty chroot/<name>.
 
 Acceleration: kvm_flag "enabled" needs a usable /dev/kvm, "disabled" means
 TCG, and "" (the default) uses KVM when /dev/kvm can be opened and falls
