@@ -140,6 +140,9 @@ def test_a_real_qemu_through_qmp(root):
     hv_kvm.resume("vm1")
     assert hv_kvm.instance_info("vm1")["status"] == "running"
     assert hv_kvm.list_instances() == {"vm1": {"state": "running", "memory": 128, "vcpus": 2}}
+    memory = hv_kvm.node_memory()
+    assert memory["memory_instances"] == 128
+    assert 0 < memory["memory_free"] <= memory["memory_total"]
     runtime = json.load(open(hv_kvm.runtime_file("vm1")))
     assert runtime[0][:3] == ["/usr/bin/kvm", "-name", "vm1"] and len(runtime) == 5
     # no guest answers the power button: killed after the timeout
