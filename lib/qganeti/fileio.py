@@ -75,3 +75,32 @@ def read_first_line(path, default=None):
 
 def ensure_dir(path, mode=0o755):
     os.makedirs(path, mode=mode, exist_ok=True)
+
+
+def append_log_line(path, message):
+    """Append a time-stamped line to the log at PATH (its directory made);
+    never fails: a log must not break what it records."""
+    import time
+    try:
+        os.makedirs(os.path.dirname(path), 0o750, exist_ok=True)
+        with open(path, "a") as handle:
+            handle.write("%s %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), message))
+    except OSError:
+        pass
+
+
+def read_tail(path, max_bytes=65536):
+    """The last MAX_BYTES of PATH as text ("" when there is no such file),
+    starting at a line boundary when it was cut."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            data = handle.read()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    if size > max_bytes:
+        text = text.split("\n", 1)[-1]
+    return text

@@ -107,28 +107,14 @@ def is_paused(name):
 
 def console_log(name, message):
     """Append a time-stamped line to NAME's console log (never fails)."""
-    try:
-        os.makedirs(console_dir(), 0o750, exist_ok=True)
-        with open(console_file(name), "a") as handle:
-            handle.write("%s %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), message))
-    except OSError:
-        pass
+    from qganeti import fileio
+    fileio.append_log_line(console_file(name), message)
 
 
 def read_console(name, max_bytes=65536):
     """The end of NAME's console log ("" when there is none)."""
-    try:
-        with open(console_file(name), "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            data = handle.read()
-    except FileNotFoundError:
-        return ""
-    text = data.decode("utf-8", "replace")
-    if size > max_bytes:
-        text = text.split("\n", 1)[-1]
-    return text
+    from qganeti import fileio
+    return fileio.read_tail(console_file(name), max_bytes)
 
 
 def _mark_up(name, memory, vcpus):
@@ -165,8 +151,9 @@ def start(name, memory, vcpus, paused=False):
                 % (name, memory, vcpus, ", paused" if paused else ""))
 
 
-def stop(name):
-    """Stop NAME; Ganeti's HypervisorError if it does not run."""
+def stop(name, timeout=None):
+    """Stop NAME (at once: TIMEOUT does not matter); HypervisorError if it
+    does not run."""
     try:
         os.unlink(state_file(name))
     except FileNotFoundError:
@@ -176,8 +163,8 @@ def stop(name):
     console_log(name, "fake: instance %s stopped" % name)
 
 
-def reboot(name):
-    """Ganeti's fake reboot does nothing but the instance must run."""
+def reboot(name, hard=False, timeout=None):
+    """Ganeti's fake reboot does nothing (soft or HARD) but the instance must run."""
     if not is_running(name):
         raise errors.HypervisorError("Failed to reboot instance %s: not running" % name)
     console_log(name, "fake: instance %s rebooted" % name)

@@ -1,4 +1,4 @@
-"""The hypervisors a node can drive, by Ganeti name (only fake, for now)."""
+"""The hypervisors a node can drive, by Ganeti name (fake and kvm)."""
 
 from qganeti import errors
 
@@ -8,4 +8,14 @@ def get(name):
     if name == "fake":
         from qganeti import hv_fake
         return hv_fake
+    if name == "kvm":
+        from qganeti import hv_kvm
+        return hv_kvm
     raise errors.HypervisorError("Hypervisor '%s' is not supported on this node" % (name,))
+
+
+def check_syntax(name, hvparams):
+    """Ganeti's CheckParameterSyntax of hypervisor NAME over filled HVPARAMS."""
+    if name == "kvm":
+        from qganeti import kvm_params
+        kvm_params.check_syntax(hvparams)

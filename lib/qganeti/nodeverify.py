@@ -59,6 +59,9 @@ def fake_state_dir():
 
 def hypervisor_problem(hv):
     """None if HV can run instances here, else why not."""
+    if hv == "kvm":
+        from qganeti import hv_kvm
+        return hv_kvm.verify()
     if hv != "fake":
         return "hypervisor %s is not available on qganeti nodes" % hv
     directory = fake_state_dir()
@@ -73,14 +76,18 @@ def hypervisor_problem(hv):
 
 
 def running_instances(hypervisors):
+    names = []
+    if "kvm" in hypervisors:
+        from qganeti import hv_kvm
+        names.extend(hv_kvm.list_instances())
     if "fake" not in hypervisors:
-        return []
+        return sorted(names)
     try:
-        names = os.listdir(fake_state_dir())
+        entries = os.listdir(fake_state_dir())
     except (FileNotFoundError, NotADirectoryError):
-        return []
-    return sorted(n for n in names if not n.startswith(".")
-                  and os.path.isfile(os.path.join(fake_state_dir(), n)))
+        return sorted(names)
+    return sorted(names + [n for n in entries if not n.startswith(".")
+                           and os.path.isfile(os.path.join(fake_state_dir(), n))])
 
 
 def hv_info():

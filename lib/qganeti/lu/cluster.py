@@ -2,7 +2,7 @@
 
 import os
 
-from qganeti import config, defaults, errors, jobrun, paths
+from qganeti import config, defaults, errors, hypervisor, jobrun, paths
 
 
 def _master(cfg):
@@ -97,8 +97,10 @@ class VerifyConfig:
         cluster = cfg["cluster"]
         for hv in cluster.get("enabled_hypervisors", []):
             try:
-                defaults.check_params("hv", cluster.get("hvparams", {}).get(hv, {}),
-                                      hypervisor=hv)
+                params = defaults.check_params("hv", cluster.get("hvparams", {}).get(hv, {}),
+                                               hypervisor=hv)
+                hypervisor.check_syntax(hv, defaults.fill_dict(defaults.HVC_DEFAULTS[hv],
+                                                               params))
             except errors.GenericError as err:
                 bad |= _verify_error(op, ctx, "ECLUSTERCFG", "cluster", None,
                                      "cluster has invalid hypervisor parameters for %s: %s"
@@ -244,6 +246,8 @@ class SetParams:
                 raise errors.OpPrereqError("Invalid hypervisor '%s'" % hv, errors.ECODE_INVAL)
             cluster["hvparams"][hv] = _updated(cluster["hvparams"].get(hv, {}), params, "hv",
                                                hypervisor=hv)
+            hypervisor.check_syntax(hv, defaults.fill_dict(defaults.HVC_DEFAULTS[hv],
+                                                           cluster["hvparams"][hv]))
         for os_name, per_hv in (op.get("os_hvp") or {}).items():
             entry = cluster.setdefault("os_hvp", {}).setdefault(os_name, {})
             for hv, params in per_hv.items():

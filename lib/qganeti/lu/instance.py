@@ -463,6 +463,10 @@ class Create(iu.InstanceHooks):
             inst["disks_active"] = True
         ctx.feedback("adding instance %s to cluster config" % name)
         changes = [{"op": "add", "path": "/disks/" + d["uuid"], "value": d} for d in disks]
+        from qganeti import defaults
+        if op["hypervisor"] in defaults.HTS_REQ_PORT:
+            inst["network_port"], port_change = _allocate_port(ctx.config(reload=True))
+            changes.append(port_change)
         changes.append({"op": "add", "path": "/instances/" + uuid, "value": inst})
         changes += pv.get("ip_changes", [])
         ctx.undo(_remove_from_config, ctx, uuid, [d["uuid"] for d in disks])
@@ -681,3 +685,19 @@ def _release_ips(cfg, inst):
             out[net_uuid] = bits[:index] + "0" + bits[index + 1:]
     return [{"op": "replace", "path": "/networks/%s/reservations" % uuid, "value": bits}
             for uuid, bits in out.items()]
+
+
+def _allocate_port(cfg):
+    """Ganeti's AllocatePort: from the cluster's pool, else the next one up;
+    (port, the config change that records it)."""
+    from qganeti import defaults
+    cluster = cfg["cluster"]
+    pool = list(cluster.get("tcpudp_port_pool") or [])
+    if pool:
+        port = pool.pop(0)
+        return port, {"op": "replace", "path": "/cluster/tcpudp_port_pool", "value": pool}
+    port = cluster.get("highest_used_port", defaults.FIRST_DRBD_PORT - 1) + 1
+    if port >= defaults.LAST_DRBD_PORT:
+        raise errors.ConfigurationError("The highest used port is greater than %s. Aborting."
+                                        % defaults.LAST_DRBD_PORT)
+    return port, {"op": "replace", "path": "/cluster/highest_used_port", "value": port}

@@ -3,8 +3,9 @@
 As Ganeti's LUInstanceSetParams (instance_set_params.py), LUInstanceRename
 and LUInstanceReinstall: the result of a modification is the list of
 [parameter, new value] changes Ganeti reports (be/maxmem, disk/1,
-nic.mac/0 ...).  Disk template conversion, disk attach/detach and hotplug
-are refused with a clear message.
+nic.mac/0 ...).  Disks and NICs are hotplugged (--hotplug) where the
+hypervisor can (kvm).  Disk template conversion and disk attach/detach are
+refused with a clear message.
 """
 
 import os
@@ -116,6 +117,19 @@ class SetParams(iu.InstanceHooks):
         cluster = cfg["cluster"]
         pv = iu.priv(ctx)
         pv["warn"] = []
+        pv["hotplug"] = False
+        if op["hotplug"] or op["hotplug_if_possible"]:
+            try:
+                ctx.node_call(inst["primary_node"], "instance-hotplug",
+                              [inst["hypervisor"], inst["name"], "supported", "disk"])
+                pv["hotplug"] = True
+            except errors.OpExecError as err:
+                reason = err.args[0] if err.args else err
+                if op["hotplug"]:
+                    raise errors.OpPrereqError("Hotplug is not possible: %s" % reason,
+                                               errors.ECODE_STATE)
+                pv["warn"].append("%s; modification will take place without hotplugging"
+                                  % reason)
         if op.get("pnode_uuid") and op["pnode_uuid"] != inst["primary_node"]:
             if not op["force"] and iu.runtime(ctx, inst) is not None:
                 raise errors.OpPrereqError("Instance is still running on %s"
@@ -169,9 +183,10 @@ class SetParams(iu.InstanceHooks):
                     new_disks[idx] = dict(new_disks[idx], name=params["name"])
             elif action == "remove":
                 idx = _index(ident, "disk", new_disks)
-                iu.check_state(ctx, inst, iu.INSTANCE_NOT_RUNNING,
-                               "can't remove volume from a running instance without using"
-                               " hotplug")
+                if not pv["hotplug"]:
+                    iu.check_state(ctx, inst, iu.INSTANCE_NOT_RUNNING,
+                                   "can't remove volume from a running instance without"
+                                   " using hotplug")
                 del new_disks[idx]
         from qganeti.lu.instance import _check_device_names
         _check_device_names("disk", [d.get("name") for d in new_disks if d.get("name")
@@ -316,6 +331,8 @@ class SetParams(iu.InstanceHooks):
             changes.append({"op": "replace", "path": ipath + "/nics", "value": new_nics})
             changes += pv.get("nic_ip_changes", [])
             result.extend(nic_result)
+            if pv["hotplug"]:
+                _hotplug_nics(ctx, cfg, inst, new_nics, result)
         if op["hvparams"]:
             changes.append({"op": "replace", "path": ipath + "/hvparams",
                             "value": pv["hv_inst"]})
@@ -383,6 +400,9 @@ def _apply_disk_mods(op, ctx, cfg, inst, result):
             by_uuid[disk_uuid] = disk
             changes.append({"op": "add", "path": "/disks/" + disk_uuid, "value": disk})
             result.append(["disk/%d" % idx, "add:size=%s,mode=%s" % (size, disk["mode"])])
+            if iu.priv(ctx)["hotplug"]:
+                result.append(["disk/%d" % idx, _hotplug(ctx, inst, "add", "disk",
+                                                         iu.disk_payload(disk, idx), idx)])
         elif action == "modify":
             idx = _index(ident, "disk", [by_uuid[u] for u in order])
             disk = by_uuid[order[idx]]
@@ -403,6 +423,9 @@ def _apply_disk_mods(op, ctx, cfg, inst, result):
             removed.append(disk)
             changes.append({"op": "remove", "path": "/disks/" + disk["uuid"]})
             result.append(["disk/%d" % idx, "remove"])
+            if iu.priv(ctx)["hotplug"]:
+                result.append(["disk/%d" % idx, _hotplug(ctx, inst, "remove", "disk",
+                                                         iu.disk_payload(disk, idx), idx)])
     for pos, disk_uuid in enumerate(order):
         disk = by_uuid[disk_uuid]
         want = "disk/%d" % pos
@@ -416,6 +439,36 @@ def _apply_disk_mods(op, ctx, cfg, inst, result):
                             "value": want})
     iu.priv(ctx)["removed_disks"] = removed
     return order, changes
+
+
+def _hotplug(ctx, inst, action, kind, device, idx):
+    """Ganeti's _HotplugDevice: "hotplug:done", or "hotplug:failed" and a warning."""
+    ctx.log_info("Trying to hotplug device...")
+    try:
+        ctx.node_call(inst["primary_node"], "instance-hotplug",
+                      [inst["hypervisor"], inst["name"], action, kind],
+                      input={"device": device, "index": idx})
+    except errors.OpExecError as err:
+        ctx.log_warning("Could not hotplug device: %s" % (err.args[0] if err.args else err))
+        ctx.log_info("Continuing execution..")
+        return "hotplug:failed"
+    ctx.log_info("Hotplug done.")
+    return "hotplug:done"
+
+
+def _hotplug_nics(ctx, cfg, inst, new_nics, result):
+    """Hot-remove the NICs that went, hot-add the new ones (by UUID)."""
+    old = inst.get("nics") or []
+    kept = set(n.get("uuid") for n in new_nics)
+    for idx, nic in enumerate(old):
+        if nic.get("uuid") not in kept:
+            device = iu.nics_payload(cfg, {"nics": [nic]})[0]
+            result.append(["nic/%d" % idx, _hotplug(ctx, inst, "remove", "nic", device, idx)])
+    before = set(n.get("uuid") for n in old)
+    for idx, nic in enumerate(new_nics):
+        if nic.get("uuid") not in before:
+            device = iu.nics_payload(cfg, {"nics": [nic]})[0]
+            result.append(["nic.%d" % idx, _hotplug(ctx, inst, "add", "nic", device, idx)])
 
 
 def _remove_quietly(ctx, node, disk):

@@ -122,9 +122,13 @@ class Shutdown(iu.InstanceHooks):
             ctx.log_info("Primary node offline, marked instance as stopped")
             return None
         try:
-            iu.shutdown(ctx, inst, op["timeout"])
+            result = iu.shutdown(ctx, inst, op["timeout"])
         except errors.OpExecError as err:
             ctx.log_warning("Could not shutdown instance: %s" % err)
+        else:
+            if isinstance(result, dict) and result.get("forced") and op["timeout"]:
+                ctx.log_warning("Instance %s did not shut down within %s seconds, it was"
+                                " destroyed" % (inst["name"], op["timeout"]))
         if inst.get("disks") and inst.get("disks_active"):
             iu.set_admin_state(ctx, uuid, disks_active=False)
         return None
@@ -162,7 +166,8 @@ class Reboot(iu.InstanceHooks):
         if running and op["reboot_type"] in ("soft", "hard"):
             try:
                 ctx.node_call(inst["primary_node"], "instance-reboot",
-                              [inst["hypervisor"], inst["name"], op["reboot_type"]])
+                              ["--timeout", str(op["shutdown_timeout"]), inst["hypervisor"],
+                               inst["name"], op["reboot_type"]])
             except errors.OpExecError as err:
                 raise errors.OpExecError("Could not reboot instance: %s" % err)
         else:
@@ -209,8 +214,16 @@ class Console:
                                                                    "ADMIN_offline")
             raise errors.OpExecError("Instance %s is not running (state %s)"
                                      % (inst["name"], state))
+        from qganeti import defaults
+        node = cfg["nodes"][inst["primary_node"]]
+        ndparams = defaults.fill_nd(cfg["cluster"], cfg["nodegroups"].get(node["group"], {}),
+                                    node)
         return ctx.node_call(inst["primary_node"], "instance-console",
-                             [inst["hypervisor"], inst["name"]])
+                             [inst["hypervisor"], inst["name"]],
+                             input={"hvparams": iu.filled_hv(cfg, inst),
+                                    "network_port": inst.get("network_port"),
+                                    "host": node["name"], "port": ndparams.get("ssh_port"),
+                                    "user": "root"})
 
 
 # -- moving between nodes ---------------------------------------------------------

@@ -73,6 +73,7 @@ def _data(op, ctx, cfg, inst):
     group = cfg["nodegroups"].get(pnode.get("group"), {})
     snodes = iu.secondary_nodes(cfg, inst)
     run_state = None
+    info = None
     if not op["static"] and not pnode.get("offline"):
         try:
             info = iu.runtime(ctx, inst)
@@ -102,4 +103,8 @@ def _data(op, ctx, cfg, inst):
         "ctime": inst.get("ctime"), "uuid": inst["uuid"],
         "snapshots": list(inst.get("snapshots") or []),
     }
+    if info and info.get("accel"):
+        # beyond Ganeti: how a kvm instance really runs (KVM, or TCG and why)
+        out["accelerator"] = info["accel"] + (" (%s)" % info["accel_note"]
+                                              if info.get("accel_note") else "")
     return out

@@ -365,6 +365,8 @@ def check_hvparams(cfg, hypervisor, hvparams, os_name=None):
         if key not in known:
             raise errors.HypervisorError("Parameter '%s' is not supported" % key)
     defaults.check_not_global(hvparams, defaults.HVC_GLOBALS, "hypervisor", "instance")
+    from qganeti import hypervisor as hv_modules
+    hv_modules.check_syntax(hypervisor, filled)
     return hvparams, filled
 
 
@@ -520,8 +522,8 @@ def disk_payload(disk, index):
     return out
 
 
-def os_payload(cfg, inst, secret=None, osparams=None, os_name=None):
-    """The instance description node/os-create and os-rename read on stdin."""
+def nics_payload(cfg, inst):
+    """The instance's NICs as node actions see them (filled nicparams)."""
     nics = []
     for nic in inst.get("nics") or []:
         params = filled_nic(cfg, nic)
@@ -536,6 +538,20 @@ def os_payload(cfg, inst, secret=None, osparams=None, os_name=None):
                 "subnet6": net.get("network6"), "gateway6": net.get("gateway6"),
                 "mac_prefix": net.get("mac_prefix"), "tags": " ".join(net.get("tags") or [])}
         nics.append(entry)
+    return nics
+
+
+def hv_payload(cfg, inst):
+    """The description the hypervisor starts INST from (node/instance-start's stdin)."""
+    return {"name": inst["name"], "uuid": inst["uuid"], "hvparams": filled_hv(cfg, inst),
+            "beparams": filled_be(cfg, inst), "network_port": inst.get("network_port"),
+            "disks": [disk_payload(d, i) for i, d in enumerate(disks_of(cfg, inst))],
+            "nics": nics_payload(cfg, inst)}
+
+
+def os_payload(cfg, inst, secret=None, osparams=None, os_name=None):
+    """The instance description node/os-create and os-rename read on stdin."""
+    nics = nics_payload(cfg, inst)
     os_name = os_name or inst.get("os")
     if osparams is None:
         osparams = filled_os(cfg, os_name, inst.get("osparams"),
@@ -617,7 +633,8 @@ def start(ctx, inst, beparams=None, paused=False):
     args = [inst["hypervisor"], inst["name"], str(bep["maxmem"]), str(bep["vcpus"])]
     if paused:
         args = ["--paused"] + args
-    return ctx.node_call(inst["primary_node"], "instance-start", args)
+    return ctx.node_call(inst["primary_node"], "instance-start", args,
+                         input=hv_payload(cfg, inst))
 
 
 def set_admin_state(ctx, uuid, state=None, disks_active=None, source=None):
