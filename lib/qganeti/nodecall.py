@@ -18,6 +18,9 @@ ENV_KEEP = ("QGANETI_ROOT", "QGANETI_HOSTNAME", "PATH", "LANG", "NUMBA_CACHE_DIR
 class NodeCallError(errors.OpExecError):
     """A node action failed: args (message, node name, action, exit code)."""
 
+    def __str__(self):
+        return str(self.args[0])
+
 
 def _node_name(cfg, node):
     """(name, uuid) of NODE, given as a uuid or a name."""
