@@ -391,11 +391,13 @@ class Create(iu.InstanceHooks):
         if not node.get("vm_capable", True):
             raise errors.OpPrereqError("Cannot use non-vm_capable primary node '%s'"
                                        % node["name"], errors.ECODE_STATE)
-        from qganeti import network
-        reservations = network.Reservations(cfg)
+        reservations = None
         pv["from_pool"] = []
         for idx, nic in enumerate(nics):
             if nic.get("network"):
+                if reservations is None:
+                    from qganeti import network
+                    reservations = network.Reservations(cfg)
                 if _network_params(ctx, cfg, nic, idx, pnode, reservations,
                                    op["conflicts_check"]):
                     pv["from_pool"].append(idx)
