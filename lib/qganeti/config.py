@@ -1102,8 +1102,29 @@ def _restore(cfg, saved):
             cfg[target[0]][target[1]] = obj
 
 
+def _ssconf_relevant(touched, added, removed, name_of_before, name_of_after):
+    """Whether a change may alter an ssconf file: anything but instances
+    and disks, an instance added or removed, or an instance renamed."""
+    for target in touched | added | removed:
+        if target[0] not in ("instances", "disks"):
+            return True
+        if target[0] == "instances" and (
+                target in added or target in removed
+                or name_of_before(target) != name_of_after(target)):
+            return True
+    return False
+
+
+def _name_in(lookup):
+    def name_of(target):
+        obj = lookup(target)
+        return obj.get("name") if isinstance(obj, dict) else None
+    return name_of
+
+
 def _apply_change(cfg, changes, now):
-    """Apply one change (a list of ops) to CFG, all or nothing.
+    """Apply one change (a list of ops) to CFG, all or nothing; returns
+    (whether it changed anything, whether ssconf may change).
 
     Raises errors.OpPrereqError (and leaves CFG as it was) if an op fails or
     the result has a problem in what the change touched.
@@ -1132,7 +1153,9 @@ def _apply_change(cfg, changes, now):
     except Exception:
         _restore(cfg, saved)
         raise
-    return bool(touched or added or removed)
+    return (bool(touched or added or removed),
+            _ssconf_relevant(touched, added, removed, _name_in(saved.get),
+                             _name_in(lambda target: _lookup(cfg, target))))
 
 
 def _diff_targets(before, after):
@@ -1155,7 +1178,8 @@ def _diff_targets(before, after):
 
 
 def _apply_fn(cfg, fn, now):
-    """Run FN on a copy of CFG; (changed?, fn's value, the new config)."""
+    """Run FN on a copy of CFG; (changed?, ssconf may change?, fn's value,
+    the new config)."""
     work = _copy(cfg)
     value = fn(work)
     if not isinstance(work, dict) or not all(
@@ -1177,7 +1201,10 @@ def _apply_fn(cfg, fn, now):
                              lambda target: _lookup(cfg, target))
     if found:
         raise errors.OpPrereqError(*found[0])
-    return bool(touched or added or removed), value, work
+    relevant = _ssconf_relevant(touched, added, removed,
+                                _name_in(lambda target: _lookup(cfg, target)),
+                                _name_in(lambda target: _lookup(work, target)))
+    return bool(touched or added or removed), relevant, value, work
 
 
 # --------------------------------------------------------------- commit
@@ -1328,20 +1355,15 @@ class _Batch(object):
         foreign = [req for req in requests if req[0] != own_id]
         _hook("collected", foreign)
         now = time.time()
-        old_cfg_ssconf = None
-        try:
-            from qganeti import ssconf
-            old_cfg_ssconf = ssconf.compute(cfg)
-        except Exception:  # noqa: BLE001 - a stale ssconf must not block writes
-            old_cfg_ssconf = None
         results = {}
-        changed = False
+        changed = ssconf_relevant = False
         for rid, changes in requests:
             try:
                 if changes is None:
                     raise errors.OpPrereqError("Unreadable change request",
                                                errors.ECODE_INVAL)
-                changed = _apply_change(cfg, changes, now) or changed
+                one, relevant = _apply_change(cfg, changes, now)
+                changed, ssconf_relevant = changed or one, ssconf_relevant or relevant
                 results[rid] = None
             except errors.GenericError as err:
                 results[rid] = {"error": errors.encode(err)}
@@ -1349,15 +1371,17 @@ class _Batch(object):
         own_value = None
         if own_changes is not None:
             try:
-                changed = _apply_change(cfg, own_changes, now) or changed
+                one, relevant = _apply_change(cfg, own_changes, now)
+                changed, ssconf_relevant = changed or one, ssconf_relevant or relevant
             except errors.GenericError as err:
                 own_error = err
         if own_fn is not None:
             try:
-                fn_changed, own_value, new_cfg = _apply_fn(cfg, own_fn, now)
+                fn_changed, relevant, own_value, new_cfg = _apply_fn(cfg, own_fn, now)
                 if fn_changed:
                     cfg = new_cfg
                     changed = True
+                    ssconf_relevant = ssconf_relevant or relevant
             except BaseException as err:  # fn's own errors go back to it
                 own_error = err
         serial = None
@@ -1368,7 +1392,7 @@ class _Batch(object):
             for rid in results:
                 if results[rid] is None:
                     results[rid] = {"serial": serial}
-            self._commit(cfg, results, foreign, old_cfg_ssconf)
+            self._commit(cfg, results, foreign, ssconf_relevant)
         else:
             for rid in results:
                 if rid != own_id:
@@ -1384,7 +1408,7 @@ class _Batch(object):
                    else cfg["serial_no"]}
         return own, own_value
 
-    def _commit(self, cfg, results, foreign, old_ssconf):
+    def _commit(self, cfg, results, foreign, ssconf_relevant=True):
         data_dir = os.path.dirname(self.path)
         fileio.atomic_write(self.batch, fastjson.dumps(
             {"serial": cfg["serial_no"], "results": results}), mode=0o600,
@@ -1399,14 +1423,15 @@ class _Batch(object):
             if idx == 0:
                 _hook("results-partial", foreign)
         _hook("results-written", foreign)
-        try:
-            from qganeti import ssconf
-            if not os.path.exists(os.path.join(data_dir,
-                                               "ssconf_cluster_name")):
-                old_ssconf = None  # never written here: write them all
-            ssconf.write(cfg, data_dir, old=old_ssconf)
-        except Exception:  # noqa: BLE001 - recomputed by the next full write
-            pass
+        # ssconf files are compared with what they should hold (and written
+        # if they differ) unless the batch cannot have changed any of them
+        if ssconf_relevant or not os.path.exists(
+                os.path.join(data_dir, "ssconf_cluster_name")):
+            try:
+                from qganeti import ssconf
+                ssconf.write(cfg, data_dir)
+            except Exception:  # noqa: BLE001 - recomputed by the next write
+                pass
         _hook("ssconf-written", foreign)
         os.unlink(self.batch)
 

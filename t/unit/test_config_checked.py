@@ -67,3 +67,27 @@ def test_files_no_writer_keeps_get_no_digest(tmp_path):
     shutil.copy(SAMPLE, path)
     config.load(path)
     assert not os.path.exists(path + ".checked")
+
+
+def test_ssconf_follows_instance_additions_and_renames_only(cfg_path):
+    from qganeti import ssconf
+    folder = os.path.dirname(cfg_path)
+    cfg = config.load(cfg_path)
+    uuid = sorted(cfg["instances"])[0]
+    name = cfg["instances"][uuid]["name"]
+    config.commit([{"op": "append", "path": "/cluster/tags", "value": "t"}], path=cfg_path)
+    listing = os.path.join(folder, "ssconf_instance_list")
+    assert name in ssconf.read_lines("instance_list", directory=folder)
+    before = os.stat(listing).st_mtime_ns
+    # a tag of an instance: no ssconf file can change, none is written
+    config.commit([{"op": "append", "path": "/instances/%s/tags" % uuid, "value": "x"}],
+                  path=cfg_path)
+    assert os.stat(listing).st_mtime_ns == before
+    # a rename: the instance list follows
+    config.commit([{"op": "replace", "path": "/instances/%s/name" % uuid,
+                    "value": "renamed.example.com"}], path=cfg_path)
+    names = ssconf.read_lines("instance_list", directory=folder)
+    assert "renamed.example.com" in names and name not in names
+    # and so does an update() that removes an instance
+    config.update(lambda c: c["instances"].pop(uuid) and None, path=cfg_path)
+    assert "renamed.example.com" not in ssconf.read_lines("instance_list", directory=folder)
