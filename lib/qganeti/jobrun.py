@@ -97,6 +97,11 @@ class Context:
     def forget_undo(self):
         self._undo = []
 
+    def drop_last_undo(self):
+        """The step the last undo was registered for did not happen after all
+        (it failed without creating anything): its undo must not run."""
+        self._undo.pop()
+
     # -- config
     def config(self, reload=False):
         if self._config is None or reload:
