@@ -133,3 +133,29 @@ EOF
     run gnt-instance list --no-headers -o name
     assert_output $'b1\nb2\nb4'
 }
+
+@test "live data that does not come in time: Ganeti's no-data status, no hang, no process left" {
+    new_root
+    mkdir -p "$QGANETI_ROOT/etc/qganeti"
+    printf 'luxid:\n  node_query_timeout: 1\n' > "$QGANETI_ROOT/etc/qganeti/qganeti.yaml"
+    init_cluster
+    add -t diskless web1
+    run gnt-instance list --no-headers -o name,status,oper_ram
+    assert_output --regexp '^web1 +running +128M$'
+    # a state file the node's instance-list blocks on (a FIFO nobody writes)
+    mkfifo "$QGANETI_ROOT/var/run/qganeti/fake-hypervisor/stuck"
+    sleep 2.1        # the live data cache (live_data_ttl) expires
+    start=$SECONDS
+    run gnt-instance list --no-headers -o name,status,oper_state,oper_ram
+    assert_success
+    assert_output --regexp '^web1 +ERROR_nodedown +\? +\?$'
+    run gnt-node list --no-headers -o name,mfree,pinst_cnt
+    assert_output --regexp '^node1\.example\.com +\? +1$'
+    [ $((SECONDS - start)) -lt 10 ]
+    run pgrep -f "$LIBEXEC/node/instance-list"
+    [ -z "$(for pid in $output; do grep -lz "QGANETI_ROOT=$QGANETI_ROOT" /proc/$pid/environ 2>/dev/null; done)" ]
+    rm "$QGANETI_ROOT/var/run/qganeti/fake-hypervisor/stuck"
+    sleep 2.1
+    run gnt-instance list --no-headers -o name,status
+    assert_output --regexp '^web1 +running$'
+}
