@@ -40,7 +40,7 @@ assert_nothing_left() {
     assert_line --index 0 --regexp '^Instance +Hypervisor +OS +Primary_node +Status +Memory$'
     assert_line --index 1 --regexp '^web1 +fake +noop +node1\.example\.com +running +256M$'
     run gnt-instance list --no-headers -o name,disk_template,disk.sizes,disk.count,be/vcpus,tags,admin_state,oper_state
-    assert_output --regexp '^web1 +file +1024,2048 +2 +2 +web,prod +up +Y$'
+    assert_output --regexp '^web1 +file +1024,2048 +2 +2 +prod,web +up +Y$'
     run gnt-instance info web1
     assert_success
     assert_line "- Instance name: web1"
