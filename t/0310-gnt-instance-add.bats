@@ -31,11 +31,11 @@ assert_nothing_left() {
     assert_line --regexp ' \* creating instance disks\.\.\.$'
     assert_line --regexp ' \* running the instance OS create scripts\.\.\.$'
     assert_line --regexp ' \* starting instance\.\.\.$'
-    disks=("$QGANETI_ROOT"/srv/qganeti/file-storage/web1/*.file.disk*)
-    [ "${#disks[@]}" -eq 2 ]
-    [ "$(stat -c %s "${disks[0]}")" -eq $((1024 * 1048576)) ]
-    [ "$(stat -c %s "${disks[1]}")" -eq $((2048 * 1048576)) ]
-    [ "$(stat -c %b "${disks[1]}")" -lt 100 ]      # sparse: nearly no blocks
+    dir=$QGANETI_ROOT/srv/qganeti/file-storage/web1
+    [ "$(ls "$dir" | wc -l)" -eq 2 ]
+    [ "$(stat -c %s "$dir"/*.file.disk0)" -eq $((1024 * 1048576)) ]
+    [ "$(stat -c %s "$dir"/*.file.disk1)" -eq $((2048 * 1048576)) ]
+    [ "$(stat -c %b "$dir"/*.file.disk1)" -lt 100 ]      # sparse: nearly no blocks
     run gnt-instance list
     assert_line --index 0 --regexp '^Instance +Hypervisor +OS +Primary_node +Status +Memory$'
     assert_line --index 1 --regexp '^web1 +fake +noop +node1\.example\.com +running +256M$'
