@@ -84,6 +84,12 @@ assert_nothing_left() {
     run add -t file -s 1G -n node1.example.com --no-start placed1
     assert_success
     refute_output --partial "via iallocator"
+    run add -t diskless --no-start -I hail alloc1
+    assert_success
+    assert_line --regexp ' Selected nodes for instance alloc1 via iallocator hail: node1\.example\.com$'
+    run add -t diskless --no-start -I hail -n node1.example.com alloc2
+    assert_failure 1
+    assert_output --partial "Give either the iallocator or the new node (iallocator or pnode), not both"
     run add -t file -s 1G --dry-run dry1
     assert_success
     run add -t file -s 1G --submit sub1
@@ -91,7 +97,7 @@ assert_nothing_left() {
     assert_output --regexp '^JobID: [0-9]+$'
     wait_until "[ \"\$(job_status ${output#JobID: })\" = success ]" 30
     run gnt-instance list --no-headers -o name,status
-    assert_output --regexp $'^placed1 +ADMIN_down\nplain1 +ADMIN_down\nsub1 +running$'
+    assert_output --regexp $'^alloc1 +ADMIN_down\nplaced1 +ADMIN_down\nplain1 +ADMIN_down\nsub1 +running$'
     [ ! -e "$QGANETI_ROOT/srv/qganeti/file-storage/dry1" ]
     run gnt-instance add -t file -s 1G -o noop --no-name-check sub2
     assert_failure 1
