@@ -65,10 +65,10 @@ install: all
 	$(PYTHON) -m venv $(DESTDIR)$(venvdir)
 	$(DESTDIR)$(venvdir)/bin/python3 -m pip install --quiet --no-input --disable-pip-version-check -r requirements.txt
 	$(DESTDIR)$(venvdir)/bin/python3 -m pip uninstall --quiet --yes setuptools 2>/dev/null || true
-	# a checkout's programs find .venv through a sh trampoline; installed ones name the venv directly
-	find $(DESTDIR)$(bindir) $(DESTDIR)$(libexecdir) $(DESTDIR)$(osdir) -type f -perm -u+x 2>/dev/null | \
-		while read f; do [ "$$(head -c 9 "$$f")" = '#!/bin/sh' ] && \
-		sed -i -e "1{N;s|^#!/bin/sh\n''''.*#'''\$$|#!$(venvdir)/bin/python3|}" "$$f"; done; true
+	# programs find the venv through their sh trampoline, relative to themselves, so the
+	# installed tree stays relocatable: the checkout's .venv is PREFIX/lib/qganeti-venv
+	find $(DESTDIR)$(bindir) $(DESTDIR)$(libexecdir) -type f -perm -u+x | while read f; do \
+		sed -i -e '2s|/\.venv/bin/python3"|/lib/qganeti-venv/bin/python3"|' "$$f"; done
 	$(DESTDIR)$(venvdir)/bin/python3 -m compileall -q -d $(libdir) $(DESTDIR)$(libdir)/qganeti
 
 DEMO_ENV = QGANETI_ROOT=$(CURDIR)/demo QGANETI_HOSTNAME=node1.example.com

@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
-# Every command people type (bin/) and every daemon has --help and a man page.
+# Every command people type (bin/), every daemon and every shared mechanism
+# in libexec/qganeti/ (daemon-util, lock-grant, config-write ...) has --help
+# and a man page.
 
 load lib/common
 
 commands() {
-    for f in "$REPO"/bin/* "$LIBEXEC"/daemons/*; do
+    for f in "$REPO"/bin/* "$LIBEXEC"/daemons/* "$LIBEXEC"/*; do
         [ -f "$f" ] && [ -x "$f" ] && echo "$f"
     done
 }

@@ -10,10 +10,6 @@ import subprocess
 
 from qganeti import config, errors, fileio, jqueue, netutils, paths
 
-DEFAULT_FILE_STORAGE_DIR = "/srv/qganeti/file-storage"
-DEFAULT_SHARED_FILE_STORAGE_DIR = "/srv/qganeti/shared-file-storage"
-DEFAULT_GLUSTER_STORAGE_DIR = "/var/run/qganeti/gluster"
-
 
 def _daemon_util(*args):
     return subprocess.run([os.path.join(paths.LIBEXEC_DIR, "daemon-util")] + list(args))
@@ -55,9 +51,9 @@ def init_cluster(cluster_name, **options):
             raise errors.ResolverError(cluster_name)
         master_ip = node_ip
     options = {k: v for k, v in options.items() if v is not None}
-    options.setdefault("file_storage_dir", DEFAULT_FILE_STORAGE_DIR)
-    options.setdefault("shared_file_storage_dir", DEFAULT_SHARED_FILE_STORAGE_DIR)
-    options.setdefault("gluster_storage_dir", DEFAULT_GLUSTER_STORAGE_DIR)
+    from qganeti import settings
+    for key, value in settings.load()["cluster-init"].items():
+        options.setdefault(key, value)
     cfg = config.new_cluster(cluster_name, hostname, master_ip, primary_ip=node_ip, **options)
     make_dirs()
     fileio.ensure_dir(paths.under_root(cfg["cluster"]["file_storage_dir"]), 0o750)

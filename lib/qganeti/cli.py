@@ -384,6 +384,11 @@ def main(commands, aliases=None, argv=None):
         err("Aborted. Note that if the operation created any jobs, they might have been"
             " submitted and will continue to run in the background.")
         code = EXIT_FAILURE
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as shell tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_FAILURE
     sys.exit(code or 0)
 
 

@@ -61,11 +61,17 @@ waits for it.  update(fn) runs fn inside a batch in the caller's process.
 
 import errno
 import fcntl
-import json
 import os
 import time
 
-from qganeti import errors, fileio, paths
+from qganeti import errors, fastjson, fileio, paths
+
+
+def _show(value):
+    """VALUE as JSON in a message (std json, imported only for messages)."""
+    import json
+    return json.dumps(value)
+
 
 VERSION = 3000000
 CONTAINERS = ("nodes", "nodegroups", "instances", "networks", "disks",
@@ -113,7 +119,7 @@ def _same(left, right):
 
 
 def _dumps(cfg):
-    return json.dumps(cfg, separators=(",", ":"), ensure_ascii=False)
+    return fastjson.dumps(cfg)
 
 
 def _files(path):
@@ -131,7 +137,7 @@ def exists(path=None):
 def parse(text, source="config.data"):
     """The config in TEXT (str or bytes), parsed and checked."""
     try:
-        cfg = json.loads(text)
+        cfg = fastjson.loads(text)
     except ValueError as err:
         raise errors.ConfigurationError("Cannot parse %s: %s" % (source, err))
     check(cfg)
@@ -147,7 +153,47 @@ def load(path=None):
     except OSError as err:
         raise errors.ConfigurationError("Cannot read configuration file %s: %s"
                                         % (path, err.strerror))
-    return parse(text, path)
+    return _parse_file(text, path)
+
+
+# The full check costs ~20 ms per 1,000 instances, and every op loads the
+# config several times. So PATH.checked holds the digest of the last
+# content of PATH known to pass it (written by the writer that produced it,
+# or by the first reader that checked it); the same bytes are not checked
+# again. Any other content (a hand edit, another tool's write) is. Only
+# configs our writers keep (PATH.lock exists) get a PATH.checked.
+
+def _digest(text):
+    from _blake2 import blake2b
+    return blake2b(text, digest_size=16).hexdigest()
+
+
+def _parse_file(text, path):
+    """TEXT (the bytes of the config file PATH) parsed, and checked unless
+    these very bytes were checked before."""
+    digest = _digest(text)
+    try:
+        with open(path + ".checked") as handle:
+            known = handle.read(64).strip()
+    except OSError:
+        known = None
+    if known == digest:
+        try:
+            return fastjson.loads(text)
+        except ValueError as err:
+            raise errors.ConfigurationError("Cannot parse %s: %s" % (path, err))
+    cfg = parse(text, path)
+    if os.path.exists(path + ".lock"):   # a config our writers keep, not any file
+        _remember_checked(path, digest)
+    return cfg
+
+
+def _remember_checked(path, digest):
+    """Best effort: a reader without write access just checks again next time."""
+    try:
+        fileio.atomic_write(path + ".checked", digest + "\n", mode=0o640, durable=False)
+    except OSError:
+        pass
 
 
 # ------------------------------------------------------------------- schema
@@ -305,7 +351,7 @@ def _check_keys(where, obj, schema, out):
                 obj[key] is None and not required):
             out.append(("%s: '%s' must be %s, not %s"
                         % (where, key, _TYPE_WORDS[kind],
-                           json.dumps(obj[key])[:60]), errors.ECODE_INVAL))
+                           _show(obj[key])[:60]), errors.ECODE_INVAL))
     for key in obj:
         if key not in schema:
             out.append(("%s: unknown key '%s'" % (where, key),
@@ -340,7 +386,7 @@ def _check_params(where, params, types, out, allow_default=False):
         elif not _vtype_ok(vtype, value) and not (allow_default
                                                   and value == "default"):
             out.append(("%s: '%s' (value %s) is not a valid %s"
-                        % (where, key, json.dumps(value),
+                        % (where, key, _show(value),
                            {"string": "string", "maybe-string": "string",
                             "bool": "boolean", "int": "integer",
                             "size": "size", "float": "float"}[vtype]),
@@ -523,10 +569,10 @@ def _check_disk(where, disk, nodes, out, child=False):
         return
     dev_type = disk.get("dev_type")
     if dev_type not in defaults.DISK_DT_DEFAULTS or dev_type == "diskless":
-        out.append(("%s: invalid dev_type %s" % (where, json.dumps(dev_type)),
+        out.append(("%s: invalid dev_type %s" % (where, _show(dev_type)),
                     errors.ECODE_INVAL))
     if disk.get("mode", "rw") not in defaults.DISK_MODES:
-        out.append(("%s: invalid mode %s" % (where, json.dumps(disk["mode"])),
+        out.append(("%s: invalid mode %s" % (where, _show(disk["mode"])),
                     errors.ECODE_INVAL))
     lid = disk.get("logical_id")
     if isinstance(lid, list):
@@ -574,7 +620,7 @@ def _check_object(cfg, container, uuid, obj, out):
     elif container == "nodegroups":
         if obj.get("alloc_policy") not in defaults.ALLOC_POLICIES:
             out.append(("%s: invalid alloc_policy %s"
-                        % (where, json.dumps(obj.get("alloc_policy"))),
+                        % (where, _show(obj.get("alloc_policy"))),
                         errors.ECODE_INVAL))
         if isinstance(obj.get("ndparams"), dict):
             _check_params(where + "/ndparams", obj["ndparams"],
@@ -600,7 +646,7 @@ def _check_instance(cfg, where, inst, out):
                     % (name, pnode), errors.ECODE_NOENT))
     hyp = inst.get("hypervisor")
     if hyp not in defaults.HVC_DEFAULTS:
-        out.append(("%s: unknown hypervisor %s" % (where, json.dumps(hyp)),
+        out.append(("%s: unknown hypervisor %s" % (where, _show(hyp)),
                     errors.ECODE_INVAL))
     elif isinstance(inst.get("hvparams"), dict):
         _check_hvparams(where + "/hvparams", inst["hvparams"], out, hyp)
@@ -609,12 +655,12 @@ def _check_instance(cfg, where, inst, out):
                       defaults.BES_PARAMETER_TYPES, out)
     if inst.get("admin_state") not in defaults.ADMINST_ALL:
         out.append(("%s: invalid admin_state %s"
-                    % (where, json.dumps(inst.get("admin_state"))),
+                    % (where, _show(inst.get("admin_state"))),
                     errors.ECODE_INVAL))
     if inst.get("admin_state_source") not in (defaults.ADMIN_SOURCE,
                                               defaults.USER_SOURCE):
         out.append(("%s: invalid admin_state_source %s"
-                    % (where, json.dumps(inst.get("admin_state_source"))),
+                    % (where, _show(inst.get("admin_state_source"))),
                     errors.ECODE_INVAL))
     for idx, nic in enumerate(inst.get("nics") or []):
         nwhere = "%s/nics/%d" % (where, idx)
@@ -632,13 +678,57 @@ def _check_instance(cfg, where, inst, out):
                         errors.ECODE_NOENT))
 
 
-def _unique_problems(cfg, container, uuid, obj):
+class _Index(object):
+    """Who uses which name, MAC and disk in a config: built once per check of
+    a change (lazily, per kind), so a change adding many objects stays
+    linear in the size of the config."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self._names = {}
+        self._macs = None
+        self._disks = None
+
+    def names(self, container):
+        if container not in self._names:
+            found = {}
+            for uuid, obj in self.cfg[container].items():
+                if isinstance(obj, dict):
+                    found.setdefault(obj.get("name"), []).append(uuid)
+            self._names[container] = found
+        return self._names[container]
+
+    def _instances(self):
+        macs, disks = {}, {}
+        for uuid, inst in self.cfg["instances"].items():
+            if not isinstance(inst, dict):
+                continue
+            for nic in inst.get("nics") or []:
+                if isinstance(nic, dict):
+                    macs.setdefault(nic.get("mac"), []).append(uuid)
+            for disk in inst.get("disks") or []:
+                disks.setdefault(disk, []).append(uuid)
+        self._macs, self._disks = macs, disks
+
+    def mac_users(self, mac):
+        if self._macs is None:
+            self._instances()
+        return self._macs.get(mac, ())
+
+    def disk_users(self, disk):
+        if self._disks is None:
+            self._instances()
+        return self._disks.get(disk, ())
+
+
+def _unique_problems(cfg, container, uuid, obj, index=None):
     """Another object of the same kind with OBJ's name (or a NIC's MAC)."""
+    index = index or _Index(cfg)
     out = []
     name = obj.get("name") if isinstance(obj, dict) else None
     if name and container in ("nodes", "instances", "nodegroups", "networks"):
-        for other_uuid, other in cfg[container].items():
-            if other_uuid != uuid and other.get("name") == name:
+        for other_uuid in index.names(container).get(name, ()):
+            if other_uuid != uuid:
                 if container == "instances":
                     msg = "Instance '%s' is already in the cluster" % name
                 elif container == "nodes":
@@ -653,21 +743,17 @@ def _unique_problems(cfg, container, uuid, obj):
     if container == "instances" and isinstance(obj, dict):
         macs = set(nic.get("mac") for nic in obj.get("nics") or []
                    if isinstance(nic, dict))
-        used = set()
-        for other_uuid, other in cfg["instances"].items():
-            if other_uuid != uuid:
-                for nic in other.get("nics") or []:
-                    if isinstance(nic, dict) and nic.get("mac") in macs:
-                        used.add(nic["mac"])
+        used = set(mac for mac in macs
+                   if any(other != uuid for other in index.mac_users(mac)))
         if used:
             out.append(("Cannot add instance %s; MAC addresses %s already in"
                         " use" % (name, ", ".join(sorted(used))),
                         errors.ECODE_NOTUNIQUE))
         for disk in obj.get("disks") or []:
-            for other_uuid, other in cfg["instances"].items():
-                if other_uuid != uuid and disk in (other.get("disks") or ()):
+            for other_uuid in index.disk_users(disk):
+                if other_uuid != uuid:
                     out.append(("Disk %s already attached to instance %s"
-                                % (disk, other.get("name")),
+                                % (disk, cfg["instances"][other_uuid].get("name")),
                                 errors.ECODE_EXISTS))
     return out
 
@@ -856,8 +942,8 @@ def _apply_op(cfg, op, touched, added, removed):
                           errors.ECODE_STATE)
         if not _same(current, value):
             raise _Reject("Configuration changed: %s is %s, expected %s"
-                          % (path, json.dumps(current)[:80],
-                             json.dumps(value)[:80]), errors.ECODE_STATE)
+                          % (path, _show(current)[:80],
+                             _show(value)[:80]), errors.ECODE_STATE)
         return
     target = _target(parts)
     if target is None:
@@ -979,6 +1065,7 @@ def _stamp(cfg, touched, added, removed, now):
 def _change_problems(cfg, touched, added, removed, before):
     """Problems of what a change touched; BEFORE(target) gives the old object."""
     out = []
+    index = _Index(cfg)
     for target in removed:
         out.extend(_removal_problems(cfg, target[0], target[1],
                                      before(target)))
@@ -993,7 +1080,8 @@ def _change_problems(cfg, touched, added, removed, before):
         else:
             _check_object(cfg, target[0], target[1], obj, out)
             if not out:
-                out.extend(_unique_problems(cfg, target[0], target[1], obj))
+                out.extend(_unique_problems(cfg, target[0], target[1], obj,
+                                            index))
     return out
 
 
@@ -1014,8 +1102,29 @@ def _restore(cfg, saved):
             cfg[target[0]][target[1]] = obj
 
 
+def _ssconf_relevant(touched, added, removed, name_of_before, name_of_after):
+    """Whether a change may alter an ssconf file: anything but instances
+    and disks, an instance added or removed, or an instance renamed."""
+    for target in touched | added | removed:
+        if target[0] not in ("instances", "disks"):
+            return True
+        if target[0] == "instances" and (
+                target in added or target in removed
+                or name_of_before(target) != name_of_after(target)):
+            return True
+    return False
+
+
+def _name_in(lookup):
+    def name_of(target):
+        obj = lookup(target)
+        return obj.get("name") if isinstance(obj, dict) else None
+    return name_of
+
+
 def _apply_change(cfg, changes, now):
-    """Apply one change (a list of ops) to CFG, all or nothing.
+    """Apply one change (a list of ops) to CFG, all or nothing; returns
+    (whether it changed anything, whether ssconf may change).
 
     Raises errors.OpPrereqError (and leaves CFG as it was) if an op fails or
     the result has a problem in what the change touched.
@@ -1044,7 +1153,9 @@ def _apply_change(cfg, changes, now):
     except Exception:
         _restore(cfg, saved)
         raise
-    return bool(touched or added or removed)
+    return (bool(touched or added or removed),
+            _ssconf_relevant(touched, added, removed, _name_in(saved.get),
+                             _name_in(lambda target: _lookup(cfg, target))))
 
 
 def _diff_targets(before, after):
@@ -1067,7 +1178,8 @@ def _diff_targets(before, after):
 
 
 def _apply_fn(cfg, fn, now):
-    """Run FN on a copy of CFG; (changed?, fn's value, the new config)."""
+    """Run FN on a copy of CFG; (changed?, ssconf may change?, fn's value,
+    the new config)."""
     work = _copy(cfg)
     value = fn(work)
     if not isinstance(work, dict) or not all(
@@ -1089,7 +1201,10 @@ def _apply_fn(cfg, fn, now):
                              lambda target: _lookup(cfg, target))
     if found:
         raise errors.OpPrereqError(*found[0])
-    return bool(touched or added or removed), value, work
+    relevant = _ssconf_relevant(touched, added, removed,
+                                _name_in(lambda target: _lookup(cfg, target)),
+                                _name_in(lambda target: _lookup(work, target)))
+    return bool(touched or added or removed), relevant, value, work
 
 
 # --------------------------------------------------------------- commit
@@ -1122,7 +1237,7 @@ def _open_lock(lock_path):
 def _read_serial(path):
     try:
         with open(path, "rb") as handle:
-            return json.loads(handle.read()).get("serial_no")
+            return fastjson.loads(handle.read()).get("serial_no")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -1140,14 +1255,14 @@ def _write_done(queue, rid, outcome):
     if not os.path.exists(os.path.join(queue, rid)):
         return
     with open(os.path.join(queue, rid + ".done"), "w") as handle:
-        handle.write(json.dumps(outcome))
+        handle.write(fastjson.dumps(outcome))
 
 
 def _recover(path, queue, batch):
     """Finish or drop what a killed leader left (see the module docstring)."""
     try:
         with open(batch) as handle:
-            record = json.loads(handle.read())
+            record = fastjson.loads(handle.read())
     except FileNotFoundError:
         return
     except (OSError, ValueError):
@@ -1218,7 +1333,7 @@ def _collect(queue):
         finally:
             os.close(fd)
         try:
-            changes = json.loads(b"".join(chunks))
+            changes = fastjson.loads(b"".join(chunks))
         except ValueError:
             changes = None
         found.append((name, changes))
@@ -1235,25 +1350,20 @@ class _Batch(object):
         """Commit; returns (new serial or None, own outcome) and fn's value."""
         _recover(self.path, self.queue, self.batch)
         with open(self.path, "rb") as handle:
-            cfg = parse(handle.read(), self.path)
+            cfg = _parse_file(handle.read(), self.path)
         requests = _collect(self.queue)
         foreign = [req for req in requests if req[0] != own_id]
         _hook("collected", foreign)
         now = time.time()
-        old_cfg_ssconf = None
-        try:
-            from qganeti import ssconf
-            old_cfg_ssconf = ssconf.compute(cfg)
-        except Exception:  # noqa: BLE001 - a stale ssconf must not block writes
-            old_cfg_ssconf = None
         results = {}
-        changed = False
+        changed = ssconf_relevant = False
         for rid, changes in requests:
             try:
                 if changes is None:
                     raise errors.OpPrereqError("Unreadable change request",
                                                errors.ECODE_INVAL)
-                changed = _apply_change(cfg, changes, now) or changed
+                one, relevant = _apply_change(cfg, changes, now)
+                changed, ssconf_relevant = changed or one, ssconf_relevant or relevant
                 results[rid] = None
             except errors.GenericError as err:
                 results[rid] = {"error": errors.encode(err)}
@@ -1261,15 +1371,17 @@ class _Batch(object):
         own_value = None
         if own_changes is not None:
             try:
-                changed = _apply_change(cfg, own_changes, now) or changed
+                one, relevant = _apply_change(cfg, own_changes, now)
+                changed, ssconf_relevant = changed or one, ssconf_relevant or relevant
             except errors.GenericError as err:
                 own_error = err
         if own_fn is not None:
             try:
-                fn_changed, own_value, new_cfg = _apply_fn(cfg, own_fn, now)
+                fn_changed, relevant, own_value, new_cfg = _apply_fn(cfg, own_fn, now)
                 if fn_changed:
                     cfg = new_cfg
                     changed = True
+                    ssconf_relevant = ssconf_relevant or relevant
             except BaseException as err:  # fn's own errors go back to it
                 own_error = err
         serial = None
@@ -1280,7 +1392,7 @@ class _Batch(object):
             for rid in results:
                 if results[rid] is None:
                     results[rid] = {"serial": serial}
-            self._commit(cfg, results, foreign, old_cfg_ssconf)
+            self._commit(cfg, results, foreign, ssconf_relevant)
         else:
             for rid in results:
                 if rid != own_id:
@@ -1296,27 +1408,30 @@ class _Batch(object):
                    else cfg["serial_no"]}
         return own, own_value
 
-    def _commit(self, cfg, results, foreign, old_ssconf):
+    def _commit(self, cfg, results, foreign, ssconf_relevant=True):
         data_dir = os.path.dirname(self.path)
-        fileio.atomic_write(self.batch, json.dumps(
+        fileio.atomic_write(self.batch, fastjson.dumps(
             {"serial": cfg["serial_no"], "results": results}), mode=0o600,
             durable=False)
         _hook("batch-written", foreign)
         text = _dumps(cfg).encode("utf-8")
         _write_config(self.path, text, foreign)
+        # the base was checked, and every change applied to it was
+        _remember_checked(self.path, _digest(text))
         for idx, (rid, outcome) in enumerate(results.items()):
             _write_done(self.queue, rid, outcome)
             if idx == 0:
                 _hook("results-partial", foreign)
         _hook("results-written", foreign)
-        try:
-            from qganeti import ssconf
-            if not os.path.exists(os.path.join(data_dir,
-                                               "ssconf_cluster_name")):
-                old_ssconf = None  # never written here: write them all
-            ssconf.write(cfg, data_dir, old=old_ssconf)
-        except Exception:  # noqa: BLE001 - recomputed by the next full write
-            pass
+        # ssconf files are compared with what they should hold (and written
+        # if they differ) unless the batch cannot have changed any of them
+        if ssconf_relevant or not os.path.exists(
+                os.path.join(data_dir, "ssconf_cluster_name")):
+            try:
+                from qganeti import ssconf
+                ssconf.write(cfg, data_dir)
+            except Exception:  # noqa: BLE001 - recomputed by the next write
+                pass
         _hook("ssconf-written", foreign)
         os.unlink(self.batch)
 
@@ -1397,7 +1512,7 @@ def commit(changes, path=None):
             done = os.path.join(batch.queue, rid + ".done")
             try:
                 with open(done) as handle:
-                    own = json.loads(handle.read())
+                    own = fastjson.loads(handle.read())
             except FileNotFoundError:
                 own, _ = batch.run(own_id=rid)
             _unlink(done)
@@ -1428,7 +1543,7 @@ def _enqueue(queue, changes):
     fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        data = json.dumps(changes).encode("utf-8")
+        data = fastjson.dumps(changes).encode("utf-8")
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from qganeti import fileio, paths
+from qganeti import errors, fileio, paths
 
 
 def pid_file(name):
@@ -96,6 +96,8 @@ def run(name, logbase, argv, usage, serve):
         serve(ready)
     except Exception as err:
         logging.getLogger(name).exception("fatal error")
+        if isinstance(err, errors.GenericError) and err.args:
+            err = err.args[0]   # (message, error code): the message says it
         if report_fd is not None:
             try:
                 os.write(report_fd, str(err).encode())

@@ -8,8 +8,6 @@ failures are reported in the job's log.
 """
 
 import os
-import re
-import subprocess
 
 from qganeti import paths
 
@@ -17,7 +15,7 @@ HOOKS_VERSION = 2
 HKR_SKIP, HKR_FAIL, HKR_SUCCESS = 0, 1, 2
 SCRIPT_TIMEOUT = 300.0
 SAFE_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
-_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
 def hooks_dir(hpath, phase):
@@ -66,9 +64,10 @@ def run_local(hpath, phase, env):
     clean = {"PATH": SAFE_PATH}
     clean.update((k, v) for k, v in env.items() if k.startswith("GANETI_"))
     results = []
+    import subprocess   # here: the op programs that import this module run no script
     for name in names:
         path = os.path.join(directory, name)
-        if not _NAME_RE.match(name) or not os.path.isfile(path) or not os.access(path, os.X_OK):
+        if not name or not _NAME_CHARS.issuperset(name) or not os.path.isfile(path) or not os.access(path, os.X_OK):
             results.append([name, HKR_SKIP, ""])
             continue
         try:
@@ -85,6 +84,20 @@ def run_local(hpath, phase, env):
     return results
 
 
+def _to_run(cfg, hpath, phase, node_uuids):
+    """The nodes that may have scripts for the phase: this node only if it has
+    the phase's directory (asking it would be an exec for nothing)."""
+    from qganeti import nodecall
+    return [uuid for uuid in dict.fromkeys(node_uuids or ())
+            if not (nodecall.is_local(cfg["nodes"].get(uuid, {}).get("name", uuid))
+                    and not os.path.isdir(hooks_dir(hpath, phase)))]
+
+
+def has_work(cfg, hpath, phase, node_uuids):
+    """Whether running the phase on NODE_UUIDS can run any script at all."""
+    return bool(_to_run(cfg, hpath, phase, node_uuids))
+
+
 def run_phase(cfg, hpath, phase, env, node_uuids, log):
     """Run a phase on NODE_UUIDS; the failed scripts as (node, script, output).
 
@@ -93,10 +106,7 @@ def run_phase(cfg, hpath, phase, env, node_uuids, log):
     """
     from qganeti import nodecall
     failures = []
-    # this node without scripts for the phase has nothing to run: no exec
-    wanted = [uuid for uuid in dict.fromkeys(node_uuids or ())
-              if not (nodecall.is_local(cfg["nodes"].get(uuid, {}).get("name", uuid))
-                      and not os.path.isdir(hooks_dir(hpath, phase)))]
+    wanted = _to_run(cfg, hpath, phase, node_uuids)
     if not wanted:
         return failures
     results = nodecall.run_many(cfg, wanted, "hooks-run", [hpath, phase], env)

@@ -97,6 +97,11 @@ class Context:
     def forget_undo(self):
         self._undo = []
 
+    def drop_last_undo(self):
+        """The step the last undo was registered for did not happen after all
+        (it failed without creating anything): its undo must not run."""
+        self._undo.pop()
+
     # -- config
     def config(self, reload=False):
         if self._config is None or reload:
@@ -191,16 +196,22 @@ def _hooks(lu, op, ctx, phase, pre=None):
     if not hpath:
         return None
     from qganeti import hooks
-    cfg = ctx.config(reload=True)
     htype = getattr(lu, "HTYPE", None)
     if phase == "pre":
+        cfg = ctx.config()      # as checked, under the operation's locks
         pre_nodes, post_nodes = lu.hooks_nodes(op, ctx)
+        if not (hooks.has_work(cfg, hpath, "pre", pre_nodes)
+                or hooks.has_work(cfg, hpath, "post", post_nodes)):
+            return None         # no script anywhere: no environment to build
         lu_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
         env = hooks.build_env(cfg, hpath, "pre", op["OP_ID"], htype, lu_env)
         failures = hooks.run_phase(cfg, hpath, "pre", env, pre_nodes, ctx.log_warning)
         if failures:
             raise errors.HooksAbort(failures)
         return lu_env, post_nodes
+    if pre is None:
+        return None
+    cfg = ctx.config(reload=True)
     pre_env, post_nodes = pre
     try:
         post_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}

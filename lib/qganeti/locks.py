@@ -11,10 +11,15 @@ A pending entry may carry a fourth element, the N of an "at least N of these"
 request. The pending list is kept in the order requests are served: by
 priority (lower number first), then by arrival.
 
-Every change happens under a file lock (fasteners, on locks.data.lock):
-read the file, decide, write it back. Reading alone (owned, monitor) takes
-no lock, because the file is only ever replaced by a rename, and it does not
-import fasteners either (about 25 ms of start-up).
+Every change happens under a file lock on locks.data.lock, the lock of
+fasteners' InterProcessLock (a POSIX lockf lock on that file, so a program
+using fasteners.InterProcessLock on it excludes us and we it): read the
+file, decide, write it back. It is taken with the lockf call itself, and
+waited for in the kernel (F_SETLKW) rather than by fasteners' sleep-and-retry
+loop: importing fasteners costs about 20 ms, a third of a short operation's
+CPU, and with many jobs at once nearly every one of them waits for it.
+Reading alone (owned, monitor) takes no lock, because the file is only
+ever replaced by a rename.
 
 An owner is alive while it holds its live-lock file (livelock.py). Whoever
 finds a request blocked checks the blockers' live-locks and drops the locks
@@ -40,13 +45,16 @@ where a waiter ahead is itself waiting, directly or through others, for the
 requester: then yielding would deadlock, and the request goes first.
 """
 
-import json
+import fcntl
 import os
-import signal
 import time
 import _thread
+try:
+    import _signal as signal   # the signal module imports enum: ~3 ms per op
+except ImportError:   # pragma: no cover
+    import signal
 
-from qganeti import errors, fileio, livelock, paths
+from qganeti import errors, fastjson, fileio, livelock, paths
 
 LEVELS = ("cluster", "instance", "nodegroup", "node", "node-res", "network")
 LOCKSET = "[lockset]"
@@ -249,7 +257,7 @@ def _load(text):
     if not text:
         return state
     try:
-        allocation, pending = json.loads(text)[:2]
+        allocation, pending = fastjson.loads(text)[:2]
         for owner, held in allocation:
             state.held[tuple(owner)] = {name: mode for name, mode in held}
         for entry in pending:
@@ -273,7 +281,7 @@ class _State:
         allocation = [[list(owner), [[n, m] for n, m in sorted(held.items(), key=lambda i: _key(i[0]))]]
                       for owner, held in sorted(self.held.items(), key=lambda i: _owner_sort(i[0]))
                       if held]
-        return json.dumps([allocation, [r.to_json() for r in self.pending]], separators=(",", ":"))
+        return fastjson.dumps([allocation, [r.to_json() for r in self.pending]])
 
     # holders
 
@@ -548,16 +556,34 @@ def _notify(owners):
                 pass
 
 
+class _Guard:
+    """The lock of locks.data.lock, held: fasteners.InterProcessLock's lock."""
+
+    def __init__(self, path):
+        # opened as fasteners opens it (open(path, "a")), locked as it locks it
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                          0o666)
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def release(self):
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self.fd)
+
+
 class _Guarded:
     """with _Guarded() as state: read, change and write locks.data under the file lock."""
 
     def __enter__(self):
         _GUARD_MUTEX.acquire()
         try:
-            import fasteners   # here, not at the top: it costs ~25 ms to import
             fileio.ensure_dir(paths.data_dir())
-            self.lock = fasteners.InterProcessLock(paths.locks_file() + ".lock")
-            self.lock.acquire(delay=0.001, max_delay=0.01)
+            self.lock = _Guard(paths.locks_file() + ".lock")
         except BaseException:
             _GUARD_MUTEX.release()
             raise
@@ -743,9 +769,9 @@ def monitor():
             mode = EXCLUSIVE
         else:
             mode = SHARED
-        pending = [[request.names[name], [json.dumps(request.owner[0])]]
+        pending = [[request.names[name], [fastjson.dumps(request.owner[0])]]
                    for request in state.pending if name in request.names]
-        rows.append([name, mode, [json.dumps(owner[0]) for owner, _ in holders], pending])
+        rows.append([name, mode, [fastjson.dumps(owner[0]) for owner, _ in holders], pending])
     return rows
 
 
@@ -763,7 +789,7 @@ def _name_maps(config):
     if config is None:
         text = fileio.read_file(paths.config_file())
         try:
-            config = json.loads(text) if text else {}
+            config = fastjson.loads(text) if text else {}
         except ValueError:
             config = {}
     to_uuid, to_name = {}, {}

@@ -35,8 +35,21 @@ ENV_KEEP = ("QGANETI_ROOT", "QGANETI_HOSTNAME", "PATH", "LANG", "NUMBA_CACHE_DIR
 LIVENESS_INTERVAL = 1.0       # how often adopted processes' live-locks are checked
 LIVE_TTL = 2.0                # how long live node data answers queries
 NODE_QUERY_TIMEOUT = 5.0      # a node that takes longer gives "no data"
+# (the four limits above are replaced by qganeti.yaml's luxid section at start)
 
 log = logging.getLogger("luxid")
+
+
+def apply_settings():
+    """Take kill_timeout, node_query_timeout, live_data_ttl and
+    queue_size_hard_limit from qganeti.yaml (read once, at start)."""
+    global KILL_TIMEOUT, NODE_QUERY_TIMEOUT, LIVE_TTL, QUEUE_SIZE_HARD_LIMIT
+    from qganeti import settings
+    conf = settings.load()["luxid"]
+    KILL_TIMEOUT = float(conf["kill_timeout"])
+    NODE_QUERY_TIMEOUT = float(conf["node_query_timeout"])
+    LIVE_TTL = float(conf["live_data_ttl"])
+    QUEUE_SIZE_HARD_LIMIT = int(conf["queue_size_hard_limit"])
 
 
 class DurableWriter:
@@ -880,6 +893,7 @@ class Luxid:
     # -- main ------------------------------------------------------------------
     async def serve(self, ready=None):
         self.loop = asyncio.get_running_loop()
+        apply_settings()
         self.lock_queue()
         fileio.ensure_dir(paths.log_dir(), 0o750)
         self.joblog_fd = os.open(os.path.join(paths.log_dir(), "jobs.log"),

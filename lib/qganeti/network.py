@@ -25,6 +25,9 @@ For other code (instance creation, NIC changes), the API is:
                                           concurrent change makes it fail
                                           (errors.OpPrereqError, wrong_state)
                                           instead of handing out an IP twice
+    res.store()                           or, inside config.update(fn) on
+                                          Reservations(the config being
+                                          changed): write the pools back
 
     reserve_ip(cfg, net_uuid, address_or_pool) -> (address, change ops)
     release_ip(cfg, net_uuid, address) -> change ops
@@ -271,6 +274,11 @@ class Reservations:
                 pool.release(address)
         except AddressPoolError:
             pass
+
+    def store(self):
+        """Write every touched pool back into the config (inside config.update)."""
+        for net_uuid, pool in self.pools.items():
+            pool.store(self.cfg["networks"][net_uuid])
 
     def changes(self):
         """config.commit ops: test each touched pool's old bits, replace them."""

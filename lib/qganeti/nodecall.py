@@ -18,6 +18,9 @@ ENV_KEEP = ("QGANETI_ROOT", "QGANETI_HOSTNAME", "PATH", "LANG", "NUMBA_CACHE_DIR
 class NodeCallError(errors.OpExecError):
     """A node action failed: args (message, node name, action, exit code)."""
 
+    def __str__(self):
+        return str(self.args[0])
+
 
 def _node_name(cfg, node):
     """(name, uuid) of NODE, given as a uuid or a name."""
@@ -66,18 +69,18 @@ def run(cfg, node, action, args=(), input=None, timeout=None):
     if not is_local(name):
         from qganeti import sshcall
         return sshcall.run(cfg, name, action, args, input, timeout or DEFAULT_TIMEOUT)
-    import subprocess
+    from qganeti import spawn
     data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
     try:
-        proc = subprocess.run(_argv(action, args), input=data, capture_output=True,
-                              env=_env(), timeout=timeout or DEFAULT_TIMEOUT)
-    except subprocess.TimeoutExpired:
+        code, out, err = spawn.run(_argv(action, args), data, _env(),
+                                   timeout or DEFAULT_TIMEOUT)
+    except spawn.Timeout:
         raise NodeCallError("Node %s: %s timed out after %s seconds" %
                             (name, action, timeout or DEFAULT_TIMEOUT), name, action, None)
     except OSError as err:
         raise NodeCallError("Node %s: cannot run %s: %s" % (name, action, err), name, action,
                             None)
-    return _outcome(name, action, proc.returncode, proc.stdout, proc.stderr)
+    return _outcome(name, action, code, out, err)
 
 
 def run_many(cfg, nodes, action, args=(), input=None, timeout=None):

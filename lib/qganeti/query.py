@@ -31,6 +31,7 @@ a name that is asked for but unknown raises errors.OpPrereqError
 """
 
 from qganeti import errors, jqueue
+from qganeti.nicesort import nice_key, nice_sort  # noqa: F401 (query.nice_sort users)
 
 RS_NORMAL = 0
 RS_UNKNOWN = 1
@@ -140,40 +141,6 @@ class Family:
         self.prefix = prefix
         self.names = list(names)
         self.make = make
-
-
-_NICE_SPLIT = None
-_NICE_CACHE = {}
-_NICE_LAST = "\U0010ffff"   # a leading number sorts after any leading text
-
-
-def nice_key(name):
-    """Ganeti's niceSort key: digit runs compare as numbers, after text.
-
-    (Text and number runs alternate from a leading text run, so keys
-    compare run by run; a name starting with digits gets a leading text
-    run that sorts after all text, as Haskell's Left < Right does.) Keys
-    are cached, as luxid sorts the same names again and again.
-    """
-    key = _NICE_CACHE.get(name)
-    if key is None:
-        global _NICE_SPLIT
-        if _NICE_SPLIT is None:
-            import re
-            _NICE_SPLIT = re.compile(r"(\d+)").split
-        key = _NICE_SPLIT(name)
-        if len(key) > 1:
-            key[1::2] = map(int, key[1::2])
-            if not key[0]:
-                key[0] = _NICE_LAST
-        if len(_NICE_CACHE) > 200000:
-            _NICE_CACHE.clear()
-        _NICE_CACHE[name] = key
-    return key
-
-
-def nice_sort(names):
-    return sorted(names, key=nice_key)
 
 
 def _match_names(candidates, key, fold_case):

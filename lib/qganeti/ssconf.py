@@ -12,6 +12,7 @@ hvparams_<hv> with the cluster-level parameters sorted by name.
 import os
 
 from qganeti import fileio, paths
+from qganeti.nicesort import nice_key
 
 MAX_SIZE = 131072
 SS_HVPARAMS_PREF = "hvparams_"
@@ -25,23 +26,6 @@ KEYS = (
     "release_version", "hypervisor_list", "maintain_node_health", "uid_pool",
     "nodegroups", "networks", "enabled_user_shutdown", "ssh_ports",
 )
-
-
-def nice_key(name):
-    """Sort key of Ganeti's NiceSort: digit runs compare as numbers."""
-    out = []
-    run = ""
-    digits = None
-    for char in name:
-        is_digit = char.isdigit()
-        if run and is_digit != digits:
-            out.append((0, int(run)) if digits else (1, run))
-            run = ""
-        run += char
-        digits = is_digit
-    if run:
-        out.append((0, int(run)) if digits else (1, run))
-    return out
 
 
 def _show(value):

@@ -170,8 +170,10 @@ def compute_nics(op, cfg, default_ip, taken_macs):
     return nics, changes
 
 
-def _network_params(cfg, nic, pnode_uuid):
-    """NIC/ip of a network NIC: the group's netparams; an IP reservation change."""
+def _network_params(ctx, cfg, nic, idx, pnode_uuid, res, conflicts_check):
+    """A NIC on a network (Ganeti's CheckPrereq part): the netparams of the
+    node's group, and its IP reserved in RES; ip=pool takes a free address.
+    True if the address came from the pool."""
     net_uuid = nic["network"]
     net = cfg["networks"][net_uuid]
     group = cfg["nodegroups"][cfg["nodes"][pnode_uuid]["group"]]
@@ -181,34 +183,70 @@ def _network_params(cfg, nic, pnode_uuid):
                                    " connected to node's %s nodegroup"
                                    % (net["name"], cfg["nodes"][pnode_uuid]["name"]),
                                    errors.ECODE_INVAL)
+    ctx.log_info("NIC/%d inherits netparams %s" % (idx, list(params.values())))
     nic["nicparams"] = dict(params)
     ip = nic.get("ip")
     if ip is None:
-        return None
+        return False
     if ip == iu.NIC_IP_POOL:
-        raise errors.OpPrereqError("Unable to get a free IP for NIC from the address pool:"
-                                   " IP pools (ip=pool) are not supported yet",
-                                   errors.ECODE_INVAL)
-    return _reserve_ip(cfg, net_uuid, ip)
+        nic["ip"] = _free_ip(res, net_uuid, idx)
+        ctx.log_info("Chose IP %s from network %s" % (nic["ip"], net["name"]))
+        return True
+    res.reserve(net_uuid, ip, check=conflicts_check)
+    return False
 
 
-def _reserve_ip(cfg, net_uuid, ip):
-    """The change marking IP as used in the network's reservation bitmap."""
-    import ipaddress
-    net = cfg["networks"][net_uuid]
-    subnet = ipaddress.ip_network(net["network"], strict=False)
-    address = ipaddress.ip_address(ip)
-    if address not in subnet:
-        raise errors.OpPrereqError("IP address %s already in use or does not belong to"
-                                   " network %s" % (ip, net["name"]), errors.ECODE_NOTUNIQUE)
-    index = int(address) - int(subnet.network_address)
-    bits = net.get("reservations") or "0" * subnet.num_addresses
-    ext = net.get("ext_reservations") or "0" * subnet.num_addresses
-    if bits[index] == "1" or ext[index] == "1":
-        raise errors.OpPrereqError("IP address %s already in use or does not belong to"
-                                   " network %s" % (ip, net["name"]), errors.ECODE_NOTUNIQUE)
-    bits = bits[:index] + "1" + bits[index + 1:]
-    return {"op": "replace", "path": "/networks/%s/reservations" % net_uuid, "value": bits}
+def _free_ip(res, net_uuid, idx):
+    from qganeti import network
+    try:
+        return res.pool(net_uuid).reserve_free()
+    except network.AddressPoolError:
+        raise errors.OpPrereqError("Unable to get a free IP for NIC %d from the address"
+                                   " pool" % idx, errors.ECODE_STATE)
+
+
+def claim_ips(cfg, nics, from_pool, conflicts_check):
+    """Reserve the network IPs of NICS in CFG (inside config.update, so no
+    other change comes between). A NIC in FROM_POOL (indexes) whose address
+    was taken since it was chosen gets another free one."""
+    from qganeti import network
+    res = network.Reservations(cfg)
+    for idx, nic in enumerate(nics):
+        net_uuid, ip = nic.get("network"), nic.get("ip")
+        if not net_uuid or not ip:
+            continue
+        if idx in from_pool and res.pool(net_uuid).is_taken(ip):
+            nic["ip"] = _free_ip(res, net_uuid, idx)
+        else:
+            res.reserve(net_uuid, ip, check=conflicts_check)
+    res.store()
+
+
+def release_ips(cfg, nics):
+    """Give the network IPs of NICS back to their pools in CFG (in config.update)."""
+    from qganeti import network
+    res = network.Reservations(cfg)
+    for nic in nics:
+        if nic.get("ip") and nic.get("network") in cfg["networks"]:
+            res.release(nic["network"], nic["ip"])
+    res.store()
+
+
+def drop_instance(ctx, uuid, disk_uuids):
+    """Remove the instance and its disks from the config and free its IPs."""
+    def drop(cfg):
+        inst = cfg["instances"].pop(uuid, None)
+        if inst is None:
+            return   # never added (undo of a creation that failed before)
+        for disk in disk_uuids:
+            cfg["disks"].pop(disk, None)
+        release_ips(cfg, inst.get("nics") or [])
+        if inst.get("network_port") is not None:
+            # as Ganeti: a removed instance's port is reused first
+            pool = cfg["cluster"].setdefault("tcpudp_port_pool", [])
+            if inst["network_port"] not in pool:
+                pool.append(inst["network_port"])
+    ctx.update(drop)
 
 
 def choose_node(ctx, cfg, op, group_uuid=None):
@@ -358,16 +396,19 @@ class Create(iu.InstanceHooks):
         if not node.get("vm_capable", True):
             raise errors.OpPrereqError("Cannot use non-vm_capable primary node '%s'"
                                        % node["name"], errors.ECODE_STATE)
-        ip_changes = []
-        for nic in nics:
+        reservations = None
+        pv["from_pool"] = []
+        for idx, nic in enumerate(nics):
             if nic.get("network"):
-                change = _network_params(cfg, nic, pnode)
-                if change:
-                    ip_changes.append(change)
+                if reservations is None:
+                    from qganeti import network
+                    reservations = network.Reservations(cfg)
+                if _network_params(ctx, cfg, nic, idx, pnode, reservations,
+                                   op["conflicts_check"]):
+                    pv["from_pool"].append(idx)
             elif op["conflicts_check"] and nic.get("ip"):
                 _check_ip_conflict(cfg, nic["ip"], pnode)
         pv["nics"] = nics
-        pv["ip_changes"] = ip_changes
         violations = iu.ipolicy_violations(
             cfg, node["group"], be_full["maxmem"], be_full["vcpus"],
             [d["size"] for d in disks], len(nics), be_full.get("spindle_use"),
@@ -462,15 +503,23 @@ class Create(iu.InstanceHooks):
                                              % (disk["iv_name"], op["pnode"], err))
             inst["disks_active"] = True
         ctx.feedback("adding instance %s to cluster config" % name)
-        changes = [{"op": "add", "path": "/disks/" + d["uuid"], "value": d} for d in disks]
-        from qganeti import defaults
-        if op["hypervisor"] in defaults.HTS_REQ_PORT:
-            inst["network_port"], port_change = _allocate_port(ctx.config(reload=True))
-            changes.append(port_change)
-        changes.append({"op": "add", "path": "/instances/" + uuid, "value": inst})
-        changes += pv.get("ip_changes", [])
         ctx.undo(_remove_from_config, ctx, uuid, [d["uuid"] for d in disks])
-        ctx.commit(changes)
+        from qganeti import defaults
+        needs_port = op["hypervisor"] in defaults.HTS_REQ_PORT
+        if needs_port or any(nic.get("network") and nic.get("ip") for nic in inst["nics"]):
+            # network IPs and ports are taken where no other change can come between
+            def add(cfg):
+                claim_ips(cfg, inst["nics"], pv["from_pool"], op["conflicts_check"])
+                if needs_port:
+                    inst["network_port"] = _allocate_port(cfg)
+                cfg["disks"].update((d["uuid"], d) for d in disks)
+                cfg["instances"][uuid] = inst
+            ctx.update(add)
+        else:
+            changes = [{"op": "add", "path": "/disks/" + d["uuid"], "value": d}
+                       for d in disks]
+            changes.append({"op": "add", "path": "/instances/" + uuid, "value": inst})
+            ctx.commit(changes)
         # as Ganeti: the node is done with once the disks exist
         ctx.release(["node/" + pnode])
         if not disks and not op["start"]:
@@ -550,12 +599,11 @@ def _remove_dir_quietly(ctx, node, template, directory):
 
 
 def _remove_from_config(ctx, uuid, disk_uuids):
-    changes = [{"op": "remove", "path": "/instances/" + uuid}]
-    changes += [{"op": "remove", "path": "/disks/" + d} for d in disk_uuids]
     try:
-        ctx.commit(changes)
-    except errors.OpPrereqError:
-        pass   # never added
+        drop_instance(ctx, uuid, disk_uuids)
+    except errors.GenericError as err:
+        ctx.log_warning("Could not remove instance %s from the configuration: %s"
+                        % (uuid, err))
 
 
 def _stop_quietly(ctx, inst):
@@ -653,10 +701,7 @@ class Remove(iu.InstanceHooks):
         disks = iu.disks_of(cfg, inst)
         if not iu.remove_disks(ctx, inst, disks, op["ignore_failures"]):
             raise errors.OpExecError("Can't remove instance's disks")
-        changes = [{"op": "remove", "path": "/instances/" + uuid}]
-        changes += [{"op": "remove", "path": "/disks/" + d["uuid"]} for d in disks]
-        changes += _release_ips(cfg, inst)
-        ctx.commit(changes)
+        drop_instance(ctx, uuid, [d["uuid"] for d in disks])
         try:
             ctx.node_call(inst["primary_node"], "console-remove",
                           [inst["hypervisor"], inst["name"]])
@@ -665,39 +710,18 @@ class Remove(iu.InstanceHooks):
         return None
 
 
-def _release_ips(cfg, inst):
-    """Changes freeing the network IPs of INST's NICs."""
-    import ipaddress
-    out = {}
-    for nic in inst.get("nics") or []:
-        net_uuid = nic.get("network")
-        ip = nic.get("ip")
-        net = cfg["networks"].get(net_uuid or "")
-        if not net or not ip or not net.get("reservations"):
-            continue
-        subnet = ipaddress.ip_network(net["network"], strict=False)
-        try:
-            index = int(ipaddress.ip_address(ip)) - int(subnet.network_address)
-        except ValueError:
-            continue
-        bits = out.get(net_uuid, net["reservations"])
-        if 0 <= index < len(bits):
-            out[net_uuid] = bits[:index] + "0" + bits[index + 1:]
-    return [{"op": "replace", "path": "/networks/%s/reservations" % uuid, "value": bits}
-            for uuid, bits in out.items()]
-
-
 def _allocate_port(cfg):
-    """Ganeti's AllocatePort: from the cluster's pool, else the next one up;
-    (port, the config change that records it)."""
+    """Ganeti's AllocatePort: from the cluster's pool, else the next one up,
+    recorded in CFG."""
     from qganeti import defaults
     cluster = cfg["cluster"]
     pool = list(cluster.get("tcpudp_port_pool") or [])
     if pool:
-        port = pool.pop(0)
-        return port, {"op": "replace", "path": "/cluster/tcpudp_port_pool", "value": pool}
+        cluster["tcpudp_port_pool"] = pool[1:]
+        return pool[0]
     port = cluster.get("highest_used_port", defaults.FIRST_DRBD_PORT - 1) + 1
     if port >= defaults.LAST_DRBD_PORT:
         raise errors.ConfigurationError("The highest used port is greater than %s. Aborting."
                                         % defaults.LAST_DRBD_PORT)
-    return port, {"op": "replace", "path": "/cluster/highest_used_port", "value": port}
+    cluster["highest_used_port"] = port
+    return port

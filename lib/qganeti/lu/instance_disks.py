@@ -346,6 +346,9 @@ class Snapshot(_SnapshotLU):
                                        [disk["dev_type"], disk["logical_id"][1], name],
                                        timeout=3600)
             except errors.OpExecError as err:
+                # a failed disk-snapshot leaves nothing (it copies to a temporary
+                # name), and what is in its way is not ours to remove
+                ctx.drop_last_undo()
                 raise errors.OpExecError("Could not snapshot disk/%d of instance %s: %s"
                                          % (idx, inst["name"], err))
             methods.add(result["method"])

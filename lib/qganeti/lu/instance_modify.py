@@ -479,11 +479,19 @@ def _remove_quietly(ctx, node, disk):
 
 
 def _prepare_nics(op, ctx, cfg, inst):
-    """The NIC list after the modifications, and Ganeti's change description."""
+    """The NIC list after the modifications, and Ganeti's change description.
+
+    Network IPs are reserved and released in one Reservations of the
+    config read here; its change ops test the old pools, so a concurrent
+    change of the same network makes the commit fail rather than hand an
+    address out twice.
+    """
+    from qganeti import network
     from qganeti.lu import instance as create
     nics = [dict(n) for n in inst.get("nics") or []]
     result = []
-    ip_changes = []
+    res = network.Reservations(cfg)
+    pnode = inst["primary_node"]
     taken = set()
     for action, ident, params in op["nics"]:
         params = iu.force_dict(dict(params), iu.INIC_TYPES)
@@ -499,9 +507,9 @@ def _prepare_nics(op, ctx, cfg, inst):
             new, _ = create.compute_nics(sub, cfg, None, taken)
             nic = new[0]
             if nic.get("network"):
-                change = create._network_params(cfg, nic, inst["primary_node"])
-                if change:
-                    ip_changes.append(change)
+                nic["nicparams"] = _netparams(cfg, nic["network"], pnode)
+            _change_ip(op, ctx, cfg, res, nic, pnode, (None, None),
+                       (nic.get("ip"), nic.get("network")))
             filled = iu.filled_nic(cfg, nic)
             nics.insert(idx, nic)
             net_name = params.get("network")
@@ -527,38 +535,38 @@ def _prepare_nics(op, ctx, cfg, inst):
                 taken.add(mac)
                 nic["mac"] = mac
                 result.append(["nic.mac/%d" % idx, mac])
+            old_ip, old_net = nic.get("ip"), nic.get("network")
+            new_net = old_net
+            if "network" in params:
+                new_net = config.network_uuid(cfg, params["network"]) \
+                    if params["network"] else None
+            new_ip = params.get("ip", old_ip)
+            if new_ip is not None and new_ip.lower() != iu.NIC_IP_POOL:
+                from qganeti import netutils
+                if not netutils.is_ipv4(new_ip):
+                    raise errors.OpPrereqError("Invalid IP address '%s'" % new_ip,
+                                               errors.ECODE_INVAL)
+            if (new_ip, new_net) != (old_ip, old_net):
+                _change_ip(op, ctx, cfg, res, nic, pnode, (old_ip, old_net),
+                           (new_ip, new_net))
+            elif old_net and ("link" in params or "mode" in params):
+                raise errors.OpPrereqError("Not allowed to change link or mode of a NIC that"
+                                           " is connected to a network", errors.ECODE_INVAL)
             if "ip" in params:
-                ip = params["ip"]
-                if ip is not None:
-                    from qganeti import netutils
-                    if ip.lower() == iu.NIC_IP_POOL:
-                        raise errors.OpPrereqError("IP pools (ip=pool) are not supported yet",
-                                                   errors.ECODE_INVAL)
-                    if not netutils.is_ipv4(ip):
-                        raise errors.OpPrereqError("Invalid IP address '%s'" % ip,
-                                                   errors.ECODE_INVAL)
-                    nic["ip"] = ip
-                else:
-                    nic.pop("ip", None)
-                result.append(["nic.ip/%d" % idx, ip])
+                result.append(["nic.ip/%d" % idx, nic.get("ip")])
             if "name" in params:
                 if params["name"] is None:
                     nic.pop("name", None)
                 else:
                     nic["name"] = params["name"]
                 result.append(["nic.name/%d" % idx, params["name"]])
-            if "network" in params:
-                net = params["network"]
-                net_uuid = config.network_uuid(cfg, net) if net else None
-                if net_uuid != nic.get("network"):
-                    if net_uuid:
-                        nic["network"] = net_uuid
-                        change = create._network_params(cfg, nic, inst["primary_node"])
-                        if change:
-                            ip_changes.append(change)
-                    else:
-                        nic.pop("network", None)
-                    result.append(["nic.network/%d" % idx, net])
+            if new_net != old_net:
+                if new_net:
+                    nic["network"] = new_net
+                    nic["nicparams"] = _netparams(cfg, new_net, pnode)
+                else:
+                    nic.pop("network", None)
+                result.append(["nic.network/%d" % idx, params["network"]])
             nicparams = {k: params[k] for k in ("mode", "link", "vlan") if k in params}
             if nicparams:
                 newp = dict(nic.get("nicparams") or {})
@@ -575,12 +583,60 @@ def _prepare_nics(op, ctx, cfg, inst):
                     result.append(["nic.%s/%d" % (key, idx), value])
         elif action == "remove":
             idx = _index(ident, "NIC", nics)
-            del nics[idx]
+            gone = nics.pop(idx)
+            if gone.get("network") and gone.get("ip"):
+                res.release(gone["network"], gone["ip"])
             result.append(["nic/%d" % idx, "remove"])
     from qganeti.lu.instance import _check_device_names
     _check_device_names("NIC", [n.get("name") for n in nics if n.get("name")])
-    iu.priv(ctx)["nic_ip_changes"] = ip_changes
+    iu.priv(ctx)["nic_ip_changes"] = res.changes()
     return nics, result
+
+
+def _netparams(cfg, net_uuid, pnode):
+    group = cfg["nodegroups"][cfg["nodes"][pnode]["group"]]
+    params = group.get("networks", {}).get(net_uuid)
+    if params is None:
+        raise errors.OpPrereqError("No netparams found for network %s. Probably not"
+                                   " connected to node's %s nodegroup"
+                                   % (cfg["networks"][net_uuid]["name"],
+                                      cfg["nodes"][pnode]["name"]), errors.ECODE_INVAL)
+    return dict(params)
+
+
+def _change_ip(op, ctx, cfg, res, nic, pnode, old, new):
+    """Ganeti's (ip, network) change of a NIC from OLD to NEW: the new IP
+    reserved (ip=pool: a free one of the new network), the old one released."""
+    (old_ip, old_net), (new_ip, new_net) = old, new
+    if new_ip:
+        net_name = cfg["networks"][new_net]["name"] if new_net else None
+        if new_ip.lower() == iu.NIC_IP_POOL:
+            if not new_net:
+                raise errors.OpPrereqError("ip=pool, but no network found",
+                                           errors.ECODE_INVAL)
+            from qganeti import network
+            try:
+                new_ip = res.pool(new_net).reserve_free()
+            except network.AddressPoolError:
+                raise errors.OpPrereqError("Unable to get a free IP from the address pool",
+                                           errors.ECODE_STATE)
+            ctx.log_info("Chose IP %s from network %s" % (new_ip, net_name))
+        elif new_net:
+            try:
+                res.reserve(new_net, new_ip, check=op["conflicts_check"])
+            except errors.OpPrereqError:
+                raise errors.OpPrereqError("IP %s not available in network %s"
+                                           % (new_ip, net_name), errors.ECODE_NOTUNIQUE)
+            ctx.log_info("Reserving IP %s in network %s" % (new_ip, net_name))
+        elif op["conflicts_check"]:
+            from qganeti.lu.instance import _check_ip_conflict
+            _check_ip_conflict(cfg, new_ip, pnode)
+    if old_ip and old_net:
+        res.release(old_net, old_ip)
+    if new_ip:
+        nic["ip"] = new_ip
+    else:
+        nic.pop("ip", None)
 
 
 class Rename(iu.InstanceHooks):

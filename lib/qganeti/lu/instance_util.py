@@ -6,7 +6,6 @@ actions of libexec/qganeti/node/).  Messages and error codes are Ganeti's.
 """
 
 import os
-import re
 
 from qganeti import config, errors
 
@@ -22,8 +21,9 @@ VALUE_DEFAULT = "default"
 VALUE_NONE = "none"
 VALUE_GENERATE = "generate"
 NIC_IP_POOL = "pool"
-_NAME_RE = re.compile(r"^[a-z0-9._-]{1,255}$")
-_MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+# (plain character sets, not re: an op program should not pay for importing re)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+_HEX = frozenset("0123456789abcdef")
 # disk parameters a user may give (Ganeti's IDISK_PARAMS_TYPES)
 IDISK_TYPES = {"size": "size", "spindles": "int", "mode": "string", "adopt": "string",
                "vg": "maybe-string", "metavg": "maybe-string", "provider": "string",
@@ -50,7 +50,8 @@ def normalize_name(name):
         raise errors.OpPrereqError("Invalid hostname '%s'" % (name,), errors.ECODE_INVAL)
     lowered = name.lower()
     labels = lowered.rstrip(".").split(".")
-    if (not _NAME_RE.match(lowered) or ".." in lowered or lowered.startswith(".")
+    if (not 1 <= len(lowered) <= 255 or not _NAME_CHARS.issuperset(lowered)
+            or ".." in lowered or lowered.startswith(".")
             or any(not label or label.startswith("-") for label in labels)):
         raise errors.OpPrereqError("Invalid hostname '%s'" % lowered, errors.ECODE_INVAL)
     return lowered.rstrip(".")
@@ -387,7 +388,9 @@ def new_mac(cfg, prefix=None, taken=()):
 
 def normalize_mac(mac):
     value = mac.lower()
-    if not _MAC_RE.match(value):
+    parts = value.split(":")
+    if len(parts) != 6 or any(len(part) != 2 or not _HEX.issuperset(part)
+                              for part in parts):
         raise errors.OpPrereqError("Invalid MAC address '%s'" % mac, errors.ECODE_INVAL)
     return value
 

@@ -1,12 +1,10 @@
 """Tags on the cluster, nodes, instances, node groups and networks (OP_TAGS_*)."""
 
-import re
-
 from qganeti import config, errors
 
 MAX_TAG_LEN = 128
 MAX_TAGS_PER_OBJ = 4096
-_TAG_RE = re.compile(r"^[\w.+*/:@-]+$")
+_TAG_PUNCT = frozenset("_.+*/:@-")   # and letters and digits: Ganeti's [\w.+*/:@-]
 
 # kind -> (config container, lookup, lock level, search path word)
 _KINDS = {
@@ -25,7 +23,7 @@ def validate_tag(tag):
         raise errors.TagError("Tag too long (>%d characters)" % MAX_TAG_LEN)
     if not tag:
         raise errors.TagError("Tags cannot be empty")
-    if not _TAG_RE.match(tag):
+    if not all(char.isalnum() or char in _TAG_PUNCT for char in tag):
         raise errors.TagError("Tag contains invalid characters")
 
 
@@ -61,6 +59,7 @@ class Get:
 class Search:
     @staticmethod
     def check(op, ctx):
+        import re
         try:
             re.compile(op["pattern"])
         except re.error as err:
@@ -69,6 +68,7 @@ class Search:
 
     @staticmethod
     def run(op, ctx):
+        import re
         cfg = ctx.config(reload=True)
         pattern = re.compile(op["pattern"])
         found = [["/cluster", tag] for tag in cfg["cluster"].get("tags", [])

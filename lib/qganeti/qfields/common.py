@@ -30,7 +30,7 @@ def common_fields(entity, forthcoming=False):
                             "whether the %s is forthcoming" % entity,
                             lambda obj, ctx: bool(obj.get("forthcoming", False))))
     fields.append(Field("tags", "Tags", QFT_OTHER, "Tags",
-                        lambda obj, ctx: list(obj.get("tags") or [])))
+                        lambda obj, ctx: sorted(obj.get("tags") or [])))
     return fields
 
 
