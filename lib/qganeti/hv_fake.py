@@ -137,8 +137,9 @@ def _set_paused(name, paused):
             pass
 
 
-def start(name, memory, vcpus, paused=False):
-    """Start NAME; Ganeti's HypervisorError if it already runs."""
+def start(name, memory, vcpus, paused=False, data=None):
+    """Start NAME; Ganeti's HypervisorError if it already runs. DATA, the
+    instance description real hypervisors start from, is not needed here."""
     if is_running(name):
         raise errors.HypervisorError("Failed to start instance %s: %s"
                                      % (name, "already running"))
