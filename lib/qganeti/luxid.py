@@ -159,6 +159,7 @@ class Luxid:
         self.queue_lock_fd = None
         self.spawned = 0
         self.live_cache = None    # (time, (node_live, instance_live))
+        self.replicator = None    # replicate.Replicator, once serving
 
     # -- configuration snapshot ------------------------------------------
     def load_config(self):
@@ -398,6 +399,7 @@ class Luxid:
                     jid = int(name[4:])
                 except ValueError:
                     continue
+                self.replicator.job_changed(jid)
                 if jid in self.waiters:
                     self.reload_job(jid)
                 elif jid in self.jobs:
@@ -405,6 +407,7 @@ class Luxid:
             elif name == "config.data":
                 self.load_config()
                 self.live_cache = None
+                self.replicator.config_changed(self.cfg)
                 self.schedule()
 
     def job(self, jid):
@@ -661,6 +664,7 @@ class Luxid:
             return False
         if jqueue.archive(jid):
             del self.jobs[jid]
+            self.replicator.job_changed(jid, archived=True)
             return True
         return False
 
@@ -681,6 +685,7 @@ class Luxid:
                 continue
             if jqueue.archive(jid):
                 del self.jobs[jid]
+                self.replicator.job_changed(jid, archived=True)
                 archived += 1
         return [archived, 0]
 
@@ -890,6 +895,9 @@ class Luxid:
         self.watcher.add(paths.queue_dir(), inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE)
         self.watcher.add(paths.data_dir(), inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE)
         self.loop.add_reader(self.watcher.fileno(), self.on_inotify)
+        from qganeti import replicate
+        self.replicator = replicate.Replicator(log)
+        self.replicator.config_changed(self.cfg)
         self.recover()
         sock_path = paths.luxi_socket()
         fileio.ensure_dir(os.path.dirname(sock_path), 0o770)
@@ -914,6 +922,7 @@ class Luxid:
         log.info("luxid serving on %s", sock_path)
         await stop
         self.server.close()
+        self.replicator.stop()
         try:
             os.unlink(sock_path)
         except FileNotFoundError:
