@@ -93,10 +93,12 @@ def run_phase(cfg, hpath, phase, env, node_uuids, log):
     """
     from qganeti import nodecall
     failures = []
-    # this node without scripts for the phase has nothing to run: no exec
+    # this node without scripts for the phase has nothing to run: no exec;
+    # offline nodes are not contacted (as Ganeti's RPC runner does)
     wanted = [uuid for uuid in dict.fromkeys(node_uuids or ())
               if not (nodecall.is_local(cfg["nodes"].get(uuid, {}).get("name", uuid))
-                      and not os.path.isdir(hooks_dir(hpath, phase)))]
+                      and not os.path.isdir(hooks_dir(hpath, phase)))
+              and not cfg["nodes"].get(uuid, {}).get("offline")]
     if not wanted:
         return failures
     results = nodecall.run_many(cfg, wanted, "hooks-run", [hpath, phase], env)

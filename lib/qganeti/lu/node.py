@@ -463,4 +463,20 @@ class Remove:
 
     @staticmethod
     def run(op, ctx):
-        ctx.commit([{"op": "remove", "path": "/nodes/" + op["node_uuid"]}])
+        from qganeti import sshkeys
+        from qganeti.lu.node_add import adjust_candidate_pool
+        cfg = ctx.config(reload=True)
+        uuid = op["node_uuid"]
+        node = cfg["nodes"][uuid]
+        changes = [{"op": "remove", "path": "/nodes/" + uuid}]
+        if node.get("master_candidate"):
+            changes += adjust_candidate_pool(ctx, cfg, [uuid])
+        if not node.get("offline"):
+            # the node forgets the cluster while it can still be reached
+            try:
+                ctx.node_call(uuid, "node-leave", timeout=60)
+            except errors.GenericError as err:
+                ctx.log_warning("Errors encountered on the remote node while leaving the"
+                                " cluster: %s" % err)
+        sshkeys.forget_host(node["name"])   # before the commit that replicates it
+        ctx.commit(changes)
