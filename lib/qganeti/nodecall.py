@@ -134,3 +134,89 @@ def run_many(cfg, nodes, action, args=(), input=None, timeout=None):
     for thread in threads:
         thread.join()
     return results
+
+
+class _LocalProcess:
+    """A program of ours running on this node, read as it goes (see spawn)."""
+
+    def __init__(self, name, argv, data):
+        import subprocess
+        self.name = name
+        self.what = os.path.basename(argv[2])
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=_env())
+        self.buf = b""
+        self.err = []
+        if data:
+            self.proc.stdin.write(data)
+        self.proc.stdin.close()
+
+    def _pump(self, timeout, on_stderr=None):
+        """Wait up to TIMEOUT for output; False at the end of both streams."""
+        import select
+        fds = [f for f in (self.proc.stdout, self.proc.stderr) if not f.closed]
+        if not fds:
+            return False
+        ready, _, _ = select.select(fds, [], [], timeout)
+        for stream in ready:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                stream.close()
+            elif stream is self.proc.stdout:
+                self.buf += chunk
+            else:
+                self.err.append(chunk)
+                if on_stderr is not None:
+                    on_stderr(chunk)
+        return True
+
+    def readline(self, timeout):
+        import time
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NodeCallError("Node %s: %s did not answer in time" % (self.name, self.what),
+                                    self.name, self.what, None)
+            if not self._pump(left) and b"\n" not in self.buf:
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def finish(self, timeout, on_stderr=None):
+        """Wait for the end; the JSON of the rest of its stdout (NodeCallError if it failed)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while self._pump(max(0.0, min(1.0, deadline - time.monotonic())), on_stderr):
+            if time.monotonic() > deadline:
+                self.kill()
+                raise NodeCallError("Node %s: %s timed out" % (self.name, self.what),
+                                    self.name, self.what, None)
+        code = self.proc.wait()
+        return outcome(self.name, self.what, code, self.buf, b"".join(self.err))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def spawn(cfg, node, program, args=(), input=None):
+    """Start libexec/qganeti/PROGRAM on NODE, to be read as it runs.
+
+    The result has readline(timeout), finish(timeout, on_stderr) and kill();
+    used where a program answers more than once (volume-copy's receiver
+    says its port, then the outcome).
+    """
+    name, _ = _node_name(cfg, node)
+    argv = [sys.executable, "-S", os.path.join(paths.LIBEXEC_DIR, program)] + \
+        [str(a) for a in args]
+    data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
+    if is_local(name):
+        try:
+            return _LocalProcess(name, argv, data)
+        except OSError as err:
+            raise NodeCallError("Node %s: cannot run %s: %s" % (name, program, err), name,
+                                program, None)
+    from qganeti import sshcall
+    return sshcall.RemoteProcess(cfg, name, argv, data)

@@ -256,3 +256,71 @@ def run(cfg, name, action, args=(), input=None, timeout=300.0, on_stderr=None):
             raise _error(name, action, "%s failed: connection lost: %s"
                          % (action, err or type(err).__name__))
     return nodecall.outcome(name, action, code, out, err)
+
+
+class RemoteProcess:
+    """A program running on another node, read as it goes (nodecall.spawn)."""
+
+    def __init__(self, cfg, name, argv, data):
+        import paramiko
+        self.name = name
+        self.what = os.path.basename(argv[2])
+        address, port = endpoint(cfg, name)
+        transport, _ = _pooled(name, address, port, CONNECT_TIMEOUT)
+        try:
+            self.chan = transport.open_session(timeout=CONNECT_TIMEOUT)
+            self.chan.exec_command("exec " + shlex.join(argv))
+            if data:
+                self.chan.sendall(data)
+            self.chan.shutdown_write()
+        except (paramiko.SSHException, EOFError, OSError) as err:
+            drop(address, port)
+            raise _error(name, self.what, "cannot start %s: %s" % (self.what, err))
+        self.buf = b""
+        self.err = []
+
+    def _pump(self, timeout, on_stderr=None):
+        import select
+        chan = self.chan
+        progressed = False
+        while chan.recv_ready():
+            self.buf += chan.recv(65536)
+            progressed = True
+        while chan.recv_stderr_ready():
+            chunk = chan.recv_stderr(65536)
+            self.err.append(chunk)
+            if on_stderr is not None:
+                on_stderr(chunk)
+            progressed = True
+        if progressed:
+            return True
+        if chan.exit_status_ready() and (chan.eof_received or chan.closed):
+            return False
+        select.select([chan.fileno()], [], [], timeout)
+        return True
+
+    def readline(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _error(self.name, self.what, "%s did not answer in time" % self.what)
+            if not self._pump(min(left, 1.0)) and b"\n" not in self.buf:
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def finish(self, timeout, on_stderr=None):
+        from qganeti import nodecall
+        deadline = time.monotonic() + timeout
+        while self._pump(max(0.0, min(1.0, deadline - time.monotonic())), on_stderr):
+            if time.monotonic() > deadline:
+                self.kill()
+                raise _error(self.name, self.what, "%s timed out" % self.what)
+        code = self.chan.recv_exit_status()
+        self.chan.close()
+        return nodecall.outcome(self.name, self.what, code, self.buf, b"".join(self.err))
+
+    def kill(self):
+        # closing the channel hangs up on the program (its stdio closes)
+        self.chan.close()
