@@ -58,6 +58,9 @@ def join(data):
         fileio.atomic_write(sshkeys.known_hosts_file(), data["known_hosts"], mode=0o644)
     if data.get("certificate"):
         tlscert.install(data["certificate"])
+    storage = data.get("file_storage_dir")
+    if storage and storage.startswith("/") and ".." not in storage.split("/"):
+        fileio.ensure_dir(paths.under_root(storage), 0o750)
     return {"joined": cluster}
 
 

@@ -54,7 +54,8 @@ def prepare(cfg, name, ssh_key_check=True, force_join=False, feedback=None):
         payload = {"cluster_name": cfg["cluster"]["cluster_name"], "key_name": key_name,
                    "private": private, "public": public,
                    "known_hosts": fileio.read_file(sshkeys.known_hosts_file(), ""),
-                   "certificate": tlscert.read(), "force": force_join}
+                   "certificate": tlscert.read(), "force": force_join,
+                   "file_storage_dir": cfg["cluster"].get("file_storage_dir")}
         code, out, err = sshcall.execute(transport, sshcall.remote_argv("node-join", []),
                                          fastjson.dumps(payload).encode("utf-8"), timeout=60)
     finally:

@@ -324,3 +324,32 @@ class RemoteProcess:
     def kill(self):
         # closing the channel hangs up on the program (its stdio closes)
         self.chan.close()
+
+
+def run_shell(cfg, name, command, timeout=3600.0):
+    """Run the operator's shell COMMAND on node NAME (gnt-cluster command):
+    (exit code, output with stderr merged).  The command is the operator's
+    own shell text by design; nothing of ours is composed into it."""
+    import paramiko
+    address, port = endpoint(cfg, name)
+    transport, _ = _pooled(name, address, port, CONNECT_TIMEOUT)
+    try:
+        chan = transport.open_session(timeout=CONNECT_TIMEOUT)
+        chan.set_combine_stderr(True)
+        chan.settimeout(timeout)
+        chan.exec_command(command)
+        chan.shutdown_write()
+        out = []
+        while True:
+            chunk = chan.recv(65536)
+            if not chunk:
+                break
+            out.append(chunk)
+        code = chan.recv_exit_status()
+        chan.close()
+    except socket.timeout:
+        raise _error(name, None, "command timed out after %s seconds" % timeout)
+    except (paramiko.SSHException, EOFError, OSError) as err:
+        drop(address, port)
+        raise _error(name, None, "command failed: %s" % (err or type(err).__name__))
+    return code, b"".join(out).decode("utf-8", "replace")
