@@ -141,7 +141,9 @@ def _claim_holder(jid, index):
 
 
 class Luxid:
-    def __init__(self):
+    def __init__(self, no_voting=False):
+        self.no_voting = no_voting
+        self.stopping = None      # set to stop serving
         self.loop = None
         self.jobs = {}          # id -> job dict (live queue)
         self.stale = set()      # ids whose file changed since we read it
@@ -181,6 +183,28 @@ class Luxid:
         cluster = self.cfg["cluster"]
         node = self.cfg.get("nodes", {}).get(cluster.get("master_node"))
         return node["name"] if node else None
+
+    def deposed(self):
+        """True (and stop serving) once the config names another master."""
+        master = self.master_name() if self.cfg else None
+        if master is None or master == paths.hostname():
+            return False
+        log.error("this node is no longer the master (%s is): stopping", master)
+        if self.stopping is not None and not self.stopping.done():
+            self.stopping.set_result(None)
+        return True
+
+    def check_master(self):
+        """At start: this node must be the master, and (voting) most nodes agree."""
+        if self.cfg is None:
+            return
+        master = self.master_name()
+        if master != paths.hostname():
+            raise errors.OpPrereqError("This is not the master node (the configuration names"
+                                       " %s)" % master, errors.ECODE_STATE)
+        if not self.no_voting and len(self.cfg.get("nodes", {})) > 1:
+            from qganeti import masterfailover
+            masterfailover.check_agreement(self.cfg)
 
     # -- start-up ----------------------------------------------------------
     def lock_queue(self):
@@ -407,6 +431,8 @@ class Luxid:
             elif name == "config.data":
                 self.load_config()
                 self.live_cache = None
+                if self.deposed():
+                    return
                 self.replicator.config_changed(self.cfg)
                 self.schedule()
 
@@ -890,6 +916,7 @@ class Luxid:
         self.joblog_fd = os.open(os.path.join(paths.log_dir(), "jobs.log"),
                                  os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self.load_config()
+        self.check_master()
         self.writer = DurableWriter(self.loop)
         self.watcher = inotify.Watcher()
         self.watcher.add(paths.queue_dir(), inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE)
@@ -912,7 +939,7 @@ class Luxid:
         finally:
             os.umask(old_umask)
         os.chmod(sock_path, 0o660)
-        stop = self.loop.create_future()
+        stop = self.stopping = self.loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
         self.loop.call_later(LIVENESS_INTERVAL, self.check_adopted)

@@ -24,7 +24,7 @@ def _cluster_name():
     return fileio.read_first_line(paths.ssconf_file("cluster_name"))
 
 
-def _local_serial():
+def local_serial():
     """serial_no of this node's config.data, or -1 when it has none."""
     text = fileio.read_file(paths.config_file())
     if text is None:
@@ -110,7 +110,7 @@ def receive(data):
         except (ValueError, KeyError, TypeError):
             raise errors.OpPrereqError("The configuration sent is not valid",
                                        errors.ECODE_INVAL)
-        local = _local_serial()
+        local = local_serial()
         if incoming > local or (force and incoming != local):
             _make_dirs()
             fileio.atomic_write(paths.config_file(), text, mode=0o640)
@@ -130,7 +130,7 @@ def receive(data):
     if data.get("jobs") or data.get("archived") or data.get("queue_serial") is not None:
         out["jobs"] = _receive_jobs(data)
     if "serial" not in out:
-        out["serial"] = _local_serial()
+        out["serial"] = local_serial()
     return out
 
 
