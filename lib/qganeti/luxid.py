@@ -35,6 +35,7 @@ ENV_KEEP = ("QGANETI_ROOT", "QGANETI_HOSTNAME", "PATH", "LANG", "NUMBA_CACHE_DIR
 LIVENESS_INTERVAL = 1.0       # how often adopted processes' live-locks are checked
 LIVE_TTL = 2.0                # how long live node data answers queries
 NODE_QUERY_TIMEOUT = 5.0      # a node that takes longer gives "no data"
+NODE_RETRY = 15.0             # ... and is not asked again for this long
 
 log = logging.getLogger("luxid")
 
@@ -162,6 +163,7 @@ class Luxid:
         self.spawned = 0
         self.live_cache = None    # (time, (node_live, instance_live))
         self.replicator = None    # replicate.Replicator, once serving
+        self.unreachable = {}     # node uuid -> when it last failed a live query
 
     # -- configuration snapshot ------------------------------------------
     def load_config(self):
@@ -774,16 +776,31 @@ class Luxid:
         return info, instances
 
     def remote_live(self, uuid, storage):
+        """(node info, instances) of another node over SSH; (None, None) if it
+        does not answer, and for NODE_RETRY seconds after (no query waits on it)."""
         from qganeti import nodecall
-        out = []
-        for action, args in (("node-info", [storage]), ("instance-list", [])):
-            try:
-                out.append(nodecall.run(self.cfg, uuid, action, args,
-                                        timeout=NODE_QUERY_TIMEOUT))
-            except errors.GenericError as err:
-                log.warning("live data from %s: %s", uuid, err)
-                out.append(None)
-        return tuple(out)
+        failed = self.unreachable.get(uuid)
+        if failed is not None and time.monotonic() - failed < NODE_RETRY:
+            return None, None
+        try:
+            answer = nodecall.run(self.cfg, uuid, "node-live", [storage],
+                                  timeout=NODE_QUERY_TIMEOUT)
+        except errors.GenericError as err:
+            log.warning("live data from %s: %s", uuid, err)
+            self.unreachable[uuid] = time.monotonic()
+            self.drop_connection(uuid)
+            return None, None
+        self.unreachable.pop(uuid, None)
+        return answer.get("info"), answer.get("instances")
+
+    def drop_connection(self, uuid):
+        """Forget a kept SSH connection to a node that failed (it may hang)."""
+        try:
+            from qganeti import sshcall
+            node = self.cfg["nodes"][uuid]
+            sshcall.drop(node["primary_ip"], sshcall.ssh_port(self.cfg, node))
+        except (KeyError, ImportError, errors.GenericError):
+            pass
 
     async def local_action(self, action, args):
         program = os.path.join(paths.NODE_DIR, action)
