@@ -150,6 +150,9 @@ def connect(name, address, port, timeout=CONNECT_TIMEOUT, accept_new=False, use_
         raise
     except (paramiko.SSHException, EOFError, OSError) as err:
         transport.close()
+        if time.monotonic() >= deadline:
+            raise _error(name, None, "no SSH answer from %s port %d within %d seconds"
+                         % (address, port, timeout))
         raise _error(name, None, "SSH to %s port %d failed: %s" % (address, port,
                                                                    err or type(err).__name__))
     except BaseException:
