@@ -37,7 +37,7 @@ ssh_node() {
 
 @test "down leaves no process behind, also with sessions open and a node frozen" {
     vc_up 2
-    ssh_node 2 'sleep 600' &
+    ssh_node 2 'sleep 600' 3>&- &
     "$VCLUSTER" freeze "$VC" 1
     run vc_processes
     [ -n "$output" ]
