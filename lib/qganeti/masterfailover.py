@@ -64,7 +64,7 @@ def failover(no_voting=False, ignore_offline=False, feedback=None):
     say = feedback or (lambda text: None)
     me = paths.hostname()
     old_master = ssconf.read("master_node")
-    if old_master is None or not os.path.exists(paths.config_file()):
+    if old_master is None:
         raise errors.OpPrereqError("Cluster not initialized or this machine is not part of a"
                                    " cluster", errors.ECODE_INVAL)
     candidates = ssconf.read_lines("master_candidates")
@@ -78,6 +78,10 @@ def failover(no_voting=False, ignore_offline=False, feedback=None):
             " marked as master candidates is:\n%s\nNote that this list may be outdated;"
             " please check it with gnt-node list if you are in doubt."
             % "\n".join(c for c in candidates if c != old_master), errors.ECODE_STATE)
+    if not os.path.exists(paths.config_file()):
+        raise errors.OpPrereqError("This node has no copy of the configuration yet; run"
+                                   " 'gnt-cluster redist-conf' on the master",
+                                   errors.ECODE_STATE)
     cfg = config.load()
     offline = set(ssconf.read_lines("offline_nodes")) if ignore_offline else set()
     others = [n for n in ssconf.read_lines("node_list") if n != me and n not in offline]
