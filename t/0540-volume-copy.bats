@@ -97,8 +97,9 @@ PYEOF
         wait_until '[ -s "$BATS_TEST_TMPDIR/proxy" ]' 10
         run bash -c "echo '$KEY' | '$VCOPY' send ${opts[*]} 127.0.0.1 $(cat "$BATS_TEST_TMPDIR/proxy") '$SRC'"
         assert_failure 111
-        run wait "$RXPID"
-        [ "$status" -eq 111 ]
+        rc=0
+        wait "$RXPID" || rc=$?
+        [ "$rc" -eq 111 ]
         grep -Eq "volume-copy: fatal: unable to receive .*(corrupted|authentication)" "$BATS_TEST_TMPDIR/rx.err"
         run cat "$DST"
         assert_output "old content"
@@ -111,8 +112,9 @@ PYEOF
     receiver
     run bash -c "echo '{\"key\": \"ffff\"}' | '$VCOPY' send 127.0.0.1 $PORT '$SRC'"
     assert_failure 111
-    run wait "$RXPID"
-    [ "$status" -eq 111 ]
+    rc=0
+    wait "$RXPID" || rc=$?
+    [ "$rc" -eq 111 ]
     grep -q "did not prove the transfer key" "$BATS_TEST_TMPDIR/rx.err"
     [ ! -e "$DST" ]
 }
