@@ -86,6 +86,7 @@ teardown() { vc_down; }
     assert_success
     # the instance also runs where it does not belong
     as_node 3 "$LIBEXEC/node/instance-start" fake web1 128 1
+    wait_until '[ "$(config_serial 3)" = "$(config_serial 1)" ]' 20   # replication done
     echo "tampered" > "$VC/node3/var/lib/qganeti/ssh/known_hosts"
     "$VCLUSTER" freeze "$VC" 2
     run gnt-cluster verify

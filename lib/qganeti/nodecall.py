@@ -201,7 +201,7 @@ class _LocalProcess:
         self.proc.wait()
 
 
-def spawn(cfg, node, program, args=(), input=None):
+def spawn(cfg, node, program, args=(), input=None, keep_stdin=False):
     """Start libexec/qganeti/PROGRAM on NODE, to be read as it runs.
 
     The result has readline(timeout), finish(timeout, on_stderr) and kill();
@@ -213,10 +213,13 @@ def spawn(cfg, node, program, args=(), input=None):
         [str(a) for a in args]
     data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
     if is_local(name):
+        if keep_stdin:
+            raise NodeCallError("Node %s: a kept program runs only on other nodes" % name,
+                                name, program, None)
         try:
             return _LocalProcess(name, argv, data)
         except OSError as err:
             raise NodeCallError("Node %s: cannot run %s: %s" % (name, program, err), name,
                                 program, None)
     from qganeti import sshcall
-    return sshcall.RemoteProcess(cfg, name, argv, data)
+    return sshcall.RemoteProcess(cfg, name, argv, data, keep_stdin)

@@ -20,6 +20,7 @@ import time
 from qganeti import errors, fileio, paths
 
 PUSH_TIMEOUT = 60.0
+COALESCE = 0.1
 RETRY_MIN = 2.0
 RETRY_MAX = 60.0
 
@@ -111,6 +112,7 @@ class _Worker:
         self.all_jobs = False
         self.stopped = False
         self.failures = 0
+        self.stream = None         # the node's files-receive --stream, once started
         self.thread = threading.Thread(target=self.run, name="replicate-%s" % uuid[:8],
                                        daemon=True)
         self.thread.start()
@@ -128,6 +130,8 @@ class _Worker:
         with self.cond:
             self.stopped = True
             self.cond.notify()
+        if self.stream is not None:
+            self.stream.kill()
 
     def _pending(self):
         return self.config or self.shared or self.jobs or self.archived or self.all_jobs
@@ -137,6 +141,8 @@ class _Worker:
             with self.cond:
                 while not self.stopped and not self._pending():
                     self.cond.wait()
+                # let a burst of changes (a job's log lines) go out as one push
+                self.cond.wait_for(lambda: self.stopped, timeout=COALESCE)
                 if self.stopped:
                     return
                 config, shared, all_jobs = self.config, self.shared, self.all_jobs
@@ -221,7 +227,35 @@ class Replicator:
         if not payload:
             return
         started = time.monotonic()
-        answer = push(cfg, uuid, payload)
+        answer = self.stream_push(cfg, uuid, payload)
         self.pushes += 1
         self.log.debug("replicated to %s in %.3fs: %s", uuid, time.monotonic() - started,
                        answer)
+
+    def stream_push(self, cfg, uuid, payload):
+        """Push over the node's kept `files-receive --stream` (one per node:
+        no process start for every push); started again if it went away."""
+        from qganeti import fastjson, nodecall
+        worker = self.workers.get(uuid)
+        proc = getattr(worker, "stream", None)
+        if proc is None or not proc.alive():
+            proc = nodecall.spawn(cfg, uuid, "node/files-receive", ["--stream"],
+                                  keep_stdin=True)
+            if worker is not None:
+                worker.stream = proc
+        try:
+            proc.write(fastjson.dumps(payload).encode("utf-8") + b"\n")
+            line = proc.readline(PUSH_TIMEOUT)
+        except errors.GenericError:
+            proc.kill()
+            if worker is not None:
+                worker.stream = None
+            raise
+        if line is None:
+            if worker is not None:
+                worker.stream = None
+            raise errors.OpExecError("node %s: files-receive ended" % uuid)
+        answer = fastjson.loads(line)
+        if isinstance(answer, dict) and answer.get("error"):
+            raise errors.OpExecError("node %s: %s" % (uuid, answer["error"]))
+        return answer

@@ -264,7 +264,7 @@ def run(cfg, name, action, args=(), input=None, timeout=300.0, on_stderr=None):
 class RemoteProcess:
     """A program running on another node, read as it goes (nodecall.spawn)."""
 
-    def __init__(self, cfg, name, argv, data):
+    def __init__(self, cfg, name, argv, data, keep_stdin=False):
         import paramiko
         self.name = name
         self.what = os.path.basename(argv[2])
@@ -275,7 +275,8 @@ class RemoteProcess:
             self.chan.exec_command("exec " + shlex.join(argv))
             if data:
                 self.chan.sendall(data)
-            self.chan.shutdown_write()
+            if not keep_stdin:
+                self.chan.shutdown_write()
         except (paramiko.SSHException, EOFError, OSError) as err:
             drop(address, port)
             raise _error(name, self.what, "cannot start %s: %s" % (self.what, err))
@@ -323,6 +324,13 @@ class RemoteProcess:
         code = self.chan.recv_exit_status()
         self.chan.close()
         return nodecall.outcome(self.name, self.what, code, self.buf, b"".join(self.err))
+
+    def write(self, data):
+        """More input for a program started with keep_stdin."""
+        self.chan.sendall(data)
+
+    def alive(self):
+        return not (self.chan.closed or self.chan.exit_status_ready())
 
     def kill(self):
         # closing the channel hangs up on the program (its stdio closes)
