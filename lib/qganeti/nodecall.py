@@ -136,7 +136,38 @@ def run_many(cfg, nodes, action, args=(), input=None, timeout=None):
     return results
 
 
-class _LocalProcess:
+class Streamed:
+    """A program that answers as it runs: readline(), then finish().  The
+    local and the SSH kinds give _pump() (read what came, False at the end of
+    both streams), _exit_code() and kill(); NAME, WHAT, BUF and ERR."""
+
+    def readline(self, timeout):
+        """The next line of its stdout (None at the end)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NodeCallError("Node %s: %s did not answer in time" % (self.name, self.what),
+                                    self.name, self.what, None)
+            if not self._pump(min(left, 1.0)) and b"\n" not in self.buf:
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def finish(self, timeout, on_stderr=None):
+        """Wait for the end; the JSON of the rest of its stdout (NodeCallError if it failed)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while self._pump(max(0.0, min(1.0, deadline - time.monotonic())), on_stderr):
+            if time.monotonic() > deadline:
+                self.kill()
+                raise NodeCallError("Node %s: %s timed out" % (self.name, self.what),
+                                    self.name, self.what, None)
+        return outcome(self.name, self.what, self._exit_code(), self.buf, b"".join(self.err))
+
+
+class _LocalProcess(Streamed):
     """A program of ours running on this node, read as it goes (see spawn)."""
 
     def __init__(self, name, argv, data):
@@ -152,7 +183,6 @@ class _LocalProcess:
         self.proc.stdin.close()
 
     def _pump(self, timeout, on_stderr=None):
-        """Wait up to TIMEOUT for output; False at the end of both streams."""
         import select
         fds = [f for f in (self.proc.stdout, self.proc.stderr) if not f.closed]
         if not fds:
@@ -170,30 +200,8 @@ class _LocalProcess:
                     on_stderr(chunk)
         return True
 
-    def readline(self, timeout):
-        import time
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise NodeCallError("Node %s: %s did not answer in time" % (self.name, self.what),
-                                    self.name, self.what, None)
-            if not self._pump(left) and b"\n" not in self.buf:
-                return None
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def finish(self, timeout, on_stderr=None):
-        """Wait for the end; the JSON of the rest of its stdout (NodeCallError if it failed)."""
-        import time
-        deadline = time.monotonic() + timeout
-        while self._pump(max(0.0, min(1.0, deadline - time.monotonic())), on_stderr):
-            if time.monotonic() > deadline:
-                self.kill()
-                raise NodeCallError("Node %s: %s timed out" % (self.name, self.what),
-                                    self.name, self.what, None)
-        code = self.proc.wait()
-        return outcome(self.name, self.what, code, self.buf, b"".join(self.err))
+    def _exit_code(self):
+        return self.proc.wait()
 
     def kill(self):
         if self.proc.poll() is None:

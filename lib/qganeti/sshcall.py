@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 
-from qganeti import errors, fastjson, paths
+from qganeti import errors, fastjson, nodecall, paths
 
 CONNECT_TIMEOUT = 10.0
 KEEPALIVE = 30
@@ -42,7 +42,6 @@ class HostKeyError(errors.OpExecError):
 
 
 def _error(name, action, message, code=None):
-    from qganeti import nodecall
     return nodecall.NodeCallError("Node %s: %s" % (name, message), name, action, code)
 
 
@@ -241,7 +240,6 @@ def remote_argv(action, args):
 def run(cfg, name, action, args=(), input=None, timeout=300.0, on_stderr=None):
     """Run node action ACTION on the other node NAME; its parsed JSON output."""
     import paramiko
-    from qganeti import nodecall
     address, port = endpoint(cfg, name)
     data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
     argv = remote_argv(action, args)
@@ -261,7 +259,7 @@ def run(cfg, name, action, args=(), input=None, timeout=300.0, on_stderr=None):
     return nodecall.outcome(name, action, code, out, err)
 
 
-class RemoteProcess:
+class RemoteProcess(nodecall.Streamed):
     """A program running on another node, read as it goes (nodecall.spawn)."""
 
     def __init__(self, cfg, name, argv, data, keep_stdin=False):
@@ -303,27 +301,10 @@ class RemoteProcess:
         select.select([chan.fileno()], [], [], timeout)
         return True
 
-    def readline(self, timeout):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _error(self.name, self.what, "%s did not answer in time" % self.what)
-            if not self._pump(min(left, 1.0)) and b"\n" not in self.buf:
-                return None
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
-
-    def finish(self, timeout, on_stderr=None):
-        from qganeti import nodecall
-        deadline = time.monotonic() + timeout
-        while self._pump(max(0.0, min(1.0, deadline - time.monotonic())), on_stderr):
-            if time.monotonic() > deadline:
-                self.kill()
-                raise _error(self.name, self.what, "%s timed out" % self.what)
+    def _exit_code(self):
         code = self.chan.recv_exit_status()
         self.chan.close()
-        return nodecall.outcome(self.name, self.what, code, self.buf, b"".join(self.err))
+        return code
 
     def write(self, data):
         """More input for a program started with keep_stdin."""

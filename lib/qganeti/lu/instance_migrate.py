@@ -322,19 +322,9 @@ class Failover(_Relocation):
     def run(op, ctx):
         cfg = ctx.config()
         inst = cfg["instances"][op["instance_uuid"]]
-        source = cfg["nodes"][inst["primary_node"]]
         ctx.feedback("* shutting down instance on source node")
-        try:
-            if source.get("offline"):
-                raise errors.OpExecError("Node is marked offline")
-            iu.shutdown(ctx, inst, op["shutdown_timeout"])
-        except errors.OpExecError as err:
-            if not (op["ignore_consistency"] or source.get("offline")):
-                raise errors.OpExecError("Could not shutdown instance %s on node %s: %s"
-                                         % (inst["name"], source["name"], err))
-            ctx.log_warning("Could not shutdown instance %s on node %s, proceeding anyway;"
-                            " please make sure node %s is down; error details: %s"
-                            % (inst["name"], source["name"], source["name"], err))
+        _shutdown_source(ctx, op, inst, "Could not shutdown instance %s on node %s, proceeding"
+                         " anyway; please make sure node %s is down; error details: %s")
         relocate(ctx, inst, op["target_node_uuid"])
         if inst["admin_state"] == "up":
             inst = ctx.config(reload=True)["instances"][op["instance_uuid"]]
@@ -345,6 +335,21 @@ class Failover(_Relocation):
                 raise errors.OpExecError("Could not start instance %s on node %s: %s"
                                          % (inst["name"], op["target_node"], err))
         return None
+
+
+def _shutdown_source(ctx, op, inst, warning):
+    """Stop INST on its primary; with ignore_consistency (or an offline
+    primary) a failure is only WARNING (Ganeti's wording for the LU)."""
+    source = ctx.config()["nodes"][inst["primary_node"]]
+    try:
+        if source.get("offline"):
+            raise errors.OpExecError("Node is marked offline")
+        iu.shutdown(ctx, inst, op["shutdown_timeout"])
+    except errors.OpExecError as err:
+        if not (op["ignore_consistency"] or source.get("offline")):
+            raise errors.OpExecError("Could not shutdown instance %s on node %s: %s"
+                                     % (inst["name"], source["name"], err))
+        ctx.log_warning(warning % (inst["name"], source["name"], source["name"], err))
 
 
 class Move(iu.InstanceHooks):
@@ -409,15 +414,8 @@ def _move(op, ctx):
     source, target = inst["primary_node"], op["target_node_uuid"]
     source_name = iu.node_name(cfg, source)
     ctx.feedback("Shutting down instance %s on source node %s" % (inst["name"], source_name))
-    try:
-        iu.shutdown(ctx, inst, op["shutdown_timeout"])
-    except errors.OpExecError as err:
-        if not op["ignore_consistency"]:
-            raise errors.OpExecError("Could not shutdown instance %s on node %s: %s"
-                                     % (inst["name"], source_name, err))
-        ctx.log_warning("Could not shutdown instance %s on node %s. Proceeding anyway. Please"
-                        " make sure node %s is down. Error details: %s"
-                        % (inst["name"], source_name, source_name, err))
+    _shutdown_source(ctx, op, inst, "Could not shutdown instance %s on node %s. Proceeding"
+                     " anyway. Please make sure node %s is down. Error details: %s")
     disks = iu.disks_of(cfg, inst)
     ctx.feedback("* creating disks on the target node %s" % op["target_node"])
     created = []

@@ -40,6 +40,16 @@ def expand_node(cfg, op):
     return uuid
 
 
+def check_not_global(ndparams):
+    """Ganeti's CheckParamsNotGlobal for node parameters set on a node."""
+    used = sorted(set(ndparams) & set(defaults.NDC_GLOBALS))
+    if used:
+        raise errors.OpPrereqError("The following node parameters are global and cannot be"
+                                   " customized at node level, please modify them at"
+                                   " cluster or group level: %s" % ", ".join(used),
+                                   errors.ECODE_INVAL)
+
+
 def check_storage_type_enabled(cfg, storage_type):
     """Ganeti's CheckStorageTypeEnabled."""
     if storage_type == "lvm-pv":
@@ -210,12 +220,7 @@ class SetParams:
         if op["ndparams"]:
             nd = defaults.check_params("nd", updated_params(node.get("ndparams") or {},
                                                             op["ndparams"]))
-            used = sorted(set(op["ndparams"]) & set(defaults.NDC_GLOBALS))
-            if used:
-                raise errors.OpPrereqError("The following node parameters are global and"
-                                           " cannot be customized at node level, please"
-                                           " modify them at cluster or group level: %s"
-                                           % ", ".join(used), errors.ECODE_INVAL)
+            check_not_global(op["ndparams"])
             new["ndparams"] = nd
         if op["hv_state"]:
             new["hv_state_static"] = merge_hv_state(op["hv_state"], node.get("hv_state_static"))

@@ -12,7 +12,7 @@ on it at once; luxid's replication keeps it current from then on.
 from qganeti import errors
 from qganeti.lu import instance_util as iu
 from qganeti.lu.group import lookup_group, instance_nodes
-from qganeti.lu.node import master_candidate_stats
+from qganeti.lu.node import check_not_global, master_candidate_stats
 
 _NFLAGS = ("master_capable", "vm_capable")
 
@@ -119,12 +119,7 @@ class Add:
             cfg, op["group"]) if op["group"] else _default_group(cfg)
         if op["ndparams"]:
             defaults.check_params("nd", op["ndparams"])
-            used = sorted(set(op["ndparams"]) & set(defaults.NDC_GLOBALS))
-            if used:
-                raise errors.OpPrereqError("The following node parameters are global and"
-                                           " cannot be customized at node level, please"
-                                           " modify them at cluster or group level: %s"
-                                           % ", ".join(used), errors.ECODE_INVAL)
+            check_not_global(op["ndparams"])
         ctx.existing = existing
         _check_version(ctx, name)
 
