@@ -39,6 +39,8 @@ def parse_args(name, argv, usage):
             opts["debug"] = True
         elif arg in ("--no-user-checks", "--syslog"):
             pass   # accepted for Ganeti compatibility; nothing to do here
+        elif arg == "--no-voting" and name == "luxid":
+            opts["no_voting"] = True
         else:
             sys.stderr.write("%s: usage: unknown option %s (see --help)\n" % (name, arg))
             sys.exit(100)
@@ -95,9 +97,11 @@ def run(name, logbase, argv, usage, serve):
     try:
         serve(ready)
     except Exception as err:
-        logging.getLogger(name).exception("fatal error")
         if isinstance(err, errors.GenericError) and err.args:
-            err = err.args[0]   # (message, error code): the message says it
+            logging.getLogger(name).error("fatal error: %s", err.args[0])
+            err = err.args[0]
+        else:
+            logging.getLogger(name).exception("fatal error")
         if report_fd is not None:
             try:
                 os.write(report_fd, str(err).encode())

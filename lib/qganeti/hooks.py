@@ -86,11 +86,13 @@ def run_local(hpath, phase, env):
 
 def _to_run(cfg, hpath, phase, node_uuids):
     """The nodes that may have scripts for the phase: this node only if it has
-    the phase's directory (asking it would be an exec for nothing)."""
+    the phase's directory (asking it would be an exec for nothing); offline
+    nodes are not contacted (as Ganeti's RPC runner does)."""
     from qganeti import nodecall
     return [uuid for uuid in dict.fromkeys(node_uuids or ())
             if not (nodecall.is_local(cfg["nodes"].get(uuid, {}).get("name", uuid))
-                    and not os.path.isdir(hooks_dir(hpath, phase)))]
+                    and not os.path.isdir(hooks_dir(hpath, phase)))
+            and not cfg["nodes"].get(uuid, {}).get("offline")]
 
 
 def has_work(cfg, hpath, phase, node_uuids):

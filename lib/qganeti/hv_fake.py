@@ -194,10 +194,137 @@ def balloon(name, memory):
     _mark_up(name, memory, info["vcpus"])
 
 
-def accept(name):
-    """Migration target side: refuse if already running here."""
+# -- migration -------------------------------------------------------------
+# The steps of a live migration, with the fake's state in files:
+# fake-hypervisor-migration/<name> holds {"role": "source"|"target",
+# "status", "memory", "vcpus", "peer", "transferred_ram", "total_ram"}.
+#   target: accept       -> role target, status "prepared"
+#   source: migrate      -> pauses the instance, "transfers" its memory
+#                           (status "active", then "completed")
+#   target: finalize_target(success) -> runs here / forgets the offer
+#   source: finalize_source(success) -> stops here / resumes here
+#   source: abort_migration          -> status "aborted", resumed
+# A migration cut short leaves these files; `gnt-instance migrate
+# --cleanup` finds where the instance runs and clears the rest.
+
+MIGRATION_DIR_NAME = "fake-hypervisor-migration"
+
+
+def _migration_file(name):
+    return os.path.join(paths.run_dir(), MIGRATION_DIR_NAME, _check_name(name))
+
+
+def _migration(name):
+    from qganeti import fastjson
+    try:
+        with open(_migration_file(name)) as handle:
+            return fastjson.loads(handle.read())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return {"status": "failed"}
+
+
+def _set_migration(name, state):
+    from qganeti import fastjson, fileio
+    path = _migration_file(name)
+    if state is None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    fileio.atomic_write(path, fastjson.dumps(state), mode=0o644, durable=False)
+
+
+def accept(name, data=None):
+    """Migration target: prepare to receive NAME; refuse if it runs here."""
+    data = data or {}
     if is_running(name):
         raise errors.HypervisorError("Can't accept instance, already running")
+    memory = int(data.get("memory") or 0)
+    free = node_memory()["memory_free"]
+    if memory > free:
+        raise errors.HypervisorError("Not enough memory to accept instance %s: needed %d MiB,"
+                                     " available %d MiB" % (name, memory, free))
+    _set_migration(name, {"role": "target", "status": "prepared", "memory": memory,
+                          "vcpus": int(data.get("vcpus") or 1), "peer": data.get("source")})
+    return {}
+
+
+def migrate(name, data=None):
+    """Migration source: send NAME to data["target"]; blocks until done."""
+    data = data or {}
+    info = instance_info(name)
+    if info is None:
+        raise errors.HypervisorError("Instance %s is not running" % name)
+    total = info["memory"]
+    state = {"role": "source", "status": "active", "memory": total, "vcpus": info["vcpus"],
+             "peer": data.get("target"), "live": bool(data.get("live", True)),
+             "transferred_ram": 0, "total_ram": total}
+    _set_migration(name, state)
+    console_log(name, "fake: migrating instance %s to %s (%s)"
+                % (name, data.get("target"), "live" if state["live"] else "non-live"))
+    _set_paused(name, True)          # the last round of a live migration stops the guest
+    state.update(status="completed", transferred_ram=total)
+    _set_migration(name, state)
+    return {"status": "completed", "transferred_ram": total, "total_ram": total}
+
+
+def migration_status(name, data=None):
+    """{"status", "transferred_ram", "total_ram"} of NAME's migration from here."""
+    state = _migration(name)
+    if state is None:
+        return {"status": "none"}
+    return {"status": state.get("status"), "transferred_ram": state.get("transferred_ram", 0),
+            "total_ram": state.get("total_ram", 0)}
+
+
+def finalize_target(name, data=None):
+    success = bool((data or {}).get("success"))
+    state = _migration(name)
+    if success:
+        if state is None or state.get("role") != "target":
+            raise errors.HypervisorError("Instance %s was not prepared for migration to this"
+                                         " node" % name)
+        if not is_running(name):
+            _set_paused(name, False)
+            _mark_up(name, state["memory"], state["vcpus"])
+        console_log(name, "fake: instance %s migrated here from %s" % (name, state.get("peer")))
+    elif state is not None and state.get("role") == "target" and is_running(name):
+        stop(name)                   # it came up here but the migration is undone
+    if state is None or state.get("role") == "target":
+        _set_migration(name, None)
+    return True
+
+
+def finalize_source(name, data=None):
+    success = bool((data or {}).get("success"))
+    state = _migration(name)
+    if success:
+        if is_running(name):
+            os.unlink(state_file(name))
+            _set_paused(name, False)
+        console_log(name, "fake: instance %s migrated away" % name)
+    elif is_running(name):
+        _set_paused(name, False)
+        console_log(name, "fake: migration of instance %s undone, resumed" % name)
+    if state is None or state.get("role") == "source":
+        _set_migration(name, None)
+    return True
+
+
+def abort_migration(name, data=None):
+    """Stop a migration from here (if any); the instance runs on, resumed."""
+    state = _migration(name)
+    if state is not None and state.get("role") == "source":
+        if state.get("status") == "active":
+            state["status"] = "aborted"
+            _set_migration(name, state)
+        if is_running(name):
+            _set_paused(name, False)
+    return True
 
 
 def rename_console(old, new):

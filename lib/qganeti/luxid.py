@@ -36,6 +36,7 @@ LIVENESS_INTERVAL = 1.0       # how often adopted processes' live-locks are chec
 LIVE_TTL = 2.0                # how long live node data answers queries
 NODE_QUERY_TIMEOUT = 5.0      # a node that takes longer gives "no data"
 # (the four limits above are replaced by qganeti.yaml's luxid section at start)
+NODE_RETRY = 15.0             # a node that gave "no data" is not asked again for this long
 
 log = logging.getLogger("luxid")
 
@@ -154,7 +155,9 @@ def _claim_holder(jid, index):
 
 
 class Luxid:
-    def __init__(self):
+    def __init__(self, no_voting=False):
+        self.no_voting = no_voting
+        self.stopping = None      # set to stop serving
         self.loop = None
         self.jobs = {}          # id -> job dict (live queue)
         self.stale = set()      # ids whose file changed since we read it
@@ -172,6 +175,8 @@ class Luxid:
         self.queue_lock_fd = None
         self.spawned = 0
         self.live_cache = None    # (time, (node_live, instance_live))
+        self.replicator = None    # replicate.Replicator, once serving
+        self.unreachable = {}     # node uuid -> when it last failed a live query
 
     # -- configuration snapshot ------------------------------------------
     def load_config(self):
@@ -193,6 +198,28 @@ class Luxid:
         cluster = self.cfg["cluster"]
         node = self.cfg.get("nodes", {}).get(cluster.get("master_node"))
         return node["name"] if node else None
+
+    def deposed(self):
+        """True (and stop serving) once the config names another master."""
+        master = self.master_name() if self.cfg else None
+        if master is None or master == paths.hostname():
+            return False
+        log.error("this node is no longer the master (%s is): stopping", master)
+        if self.stopping is not None and not self.stopping.done():
+            self.stopping.set_result(None)
+        return True
+
+    def check_master(self):
+        """At start: this node must be the master, and (voting) most nodes agree."""
+        if self.cfg is None:
+            return
+        master = self.master_name()
+        if master != paths.hostname():
+            raise errors.OpPrereqError("This is not the master node (the configuration names"
+                                       " %s)" % master, errors.ECODE_STATE)
+        if not self.no_voting and len(self.cfg.get("nodes", {})) > 1:
+            from qganeti import masterfailover
+            masterfailover.check_agreement(self.cfg)
 
     # -- start-up ----------------------------------------------------------
     def lock_queue(self):
@@ -411,6 +438,7 @@ class Luxid:
                     jid = int(name[4:])
                 except ValueError:
                     continue
+                self.replicator.job_changed(jid)
                 if jid in self.waiters:
                     self.reload_job(jid)
                 elif jid in self.jobs:
@@ -418,6 +446,9 @@ class Luxid:
             elif name == "config.data":
                 self.load_config()
                 self.live_cache = None
+                if self.deposed():
+                    return
+                self.replicator.config_changed(self.cfg)
                 self.schedule()
 
     def job(self, jid):
@@ -674,6 +705,7 @@ class Luxid:
             return False
         if jqueue.archive(jid):
             del self.jobs[jid]
+            self.replicator.job_changed(jid, archived=True)
             return True
         return False
 
@@ -694,6 +726,7 @@ class Luxid:
                 continue
             if jqueue.archive(jid):
                 del self.jobs[jid]
+                self.replicator.job_changed(jid, archived=True)
                 archived += 1
         return [archived, 0]
 
@@ -756,16 +789,31 @@ class Luxid:
         return info, instances
 
     def remote_live(self, uuid, storage):
+        """(node info, instances) of another node over SSH; (None, None) if it
+        does not answer, and for NODE_RETRY seconds after (no query waits on it)."""
         from qganeti import nodecall
-        out = []
-        for action, args in (("node-info", [storage]), ("instance-list", [])):
-            try:
-                out.append(nodecall.run(self.cfg, uuid, action, args,
-                                        timeout=NODE_QUERY_TIMEOUT))
-            except errors.GenericError as err:
-                log.warning("live data from %s: %s", uuid, err)
-                out.append(None)
-        return tuple(out)
+        failed = self.unreachable.get(uuid)
+        if failed is not None and time.monotonic() - failed < NODE_RETRY:
+            return None, None
+        try:
+            answer = nodecall.run(self.cfg, uuid, "node-live", [storage],
+                                  timeout=NODE_QUERY_TIMEOUT)
+        except errors.GenericError as err:
+            log.warning("live data from %s: %s", uuid, err)
+            self.unreachable[uuid] = time.monotonic()
+            self.drop_connection(uuid)
+            return None, None
+        self.unreachable.pop(uuid, None)
+        return answer.get("info"), answer.get("instances")
+
+    def drop_connection(self, uuid):
+        """Forget a kept SSH connection to a node that failed (it may hang)."""
+        try:
+            from qganeti import sshcall
+            node = self.cfg["nodes"][uuid]
+            sshcall.drop(node["primary_ip"], sshcall.ssh_port(self.cfg, node))
+        except (KeyError, ImportError, errors.GenericError):
+            pass
 
     async def local_action(self, action, args):
         program = os.path.join(paths.NODE_DIR, action)
@@ -899,11 +947,15 @@ class Luxid:
         self.joblog_fd = os.open(os.path.join(paths.log_dir(), "jobs.log"),
                                  os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self.load_config()
+        self.check_master()
         self.writer = DurableWriter(self.loop)
         self.watcher = inotify.Watcher()
         self.watcher.add(paths.queue_dir(), inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE)
         self.watcher.add(paths.data_dir(), inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE)
         self.loop.add_reader(self.watcher.fileno(), self.on_inotify)
+        from qganeti import replicate
+        self.replicator = replicate.Replicator(log)
+        self.replicator.config_changed(self.cfg)
         self.recover()
         sock_path = paths.luxi_socket()
         fileio.ensure_dir(os.path.dirname(sock_path), 0o770)
@@ -918,7 +970,7 @@ class Luxid:
         finally:
             os.umask(old_umask)
         os.chmod(sock_path, 0o660)
-        stop = self.loop.create_future()
+        stop = self.stopping = self.loop.create_future()
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
         self.loop.call_later(LIVENESS_INTERVAL, self.check_adopted)
@@ -928,6 +980,7 @@ class Luxid:
         log.info("luxid serving on %s", sock_path)
         await stop
         self.server.close()
+        self.replicator.stop()
         try:
             os.unlink(sock_path)
         except FileNotFoundError:

@@ -125,3 +125,14 @@ def main(verb, obj, fn, usage, nargs=0, flags=(), options=(), stdin=False, argv=
     sys.stdout.write(_dump(result) + "\n")
     sys.stdout.flush()
     sys.exit(EXIT_OK)
+
+
+def hypervisor_step(verb, function, doc_input):
+    """main() for an action `HYPERVISOR NAME < {json}` that is one hypervisor
+    function fn(name, data) -> JSON value (the migration steps)."""
+    def act(args, opts, data):
+        from qganeti import hypervisor
+        if data is not None and not isinstance(data, dict):
+            raise Usage("stdin must be a JSON object")
+        return getattr(hypervisor.get(args[0]), function)(args[1], data or {})
+    main(verb, "instance {1}", act, "HYPERVISOR NAME < %s" % doc_input, nargs=2, stdin=True)

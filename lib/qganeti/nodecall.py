@@ -48,7 +48,8 @@ def _env():
     return {k: os.environ[k] for k in ENV_KEEP if k in os.environ}
 
 
-def _outcome(name, action, code, out, err):
+def outcome(name, action, code, out, err):
+    """The parsed JSON output of an action that ended with CODE, or NodeCallError."""
     if code != 0:
         lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
         reason = lines[-1] if lines else "exit code %d" % code
@@ -63,12 +64,16 @@ def _outcome(name, action, code, out, err):
                             name, action, code)
 
 
-def run(cfg, node, action, args=(), input=None, timeout=None):
-    """Run ACTION on NODE (uuid or name); its parsed JSON output."""
+def run(cfg, node, action, args=(), input=None, timeout=None, on_stderr=None):
+    """Run ACTION on NODE (uuid or name); its parsed JSON output.
+
+    ON_STDERR (remote calls) gets the action's stderr as it comes.
+    """
     name, _ = _node_name(cfg, node)
     if not is_local(name):
         from qganeti import sshcall
-        return sshcall.run(cfg, name, action, args, input, timeout or DEFAULT_TIMEOUT)
+        return sshcall.run(cfg, name, action, args, input, timeout or DEFAULT_TIMEOUT,
+                           on_stderr)
     from qganeti import spawn
     data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
     try:
@@ -80,23 +85,35 @@ def run(cfg, node, action, args=(), input=None, timeout=None):
     except OSError as err:
         raise NodeCallError("Node %s: cannot run %s: %s" % (name, action, err), name, action,
                             None)
-    return _outcome(name, action, code, out, err)
+    return outcome(name, action, code, out, err)
 
 
 def run_many(cfg, nodes, action, args=(), input=None, timeout=None):
-    """Run ACTION on every node at once; {node: result or the exception}."""
+    """Run ACTION on every node at once; {node: result or the exception}.
+
+    This node's run as child processes, the others over SSH, each in a
+    thread of its own: the slowest node sets the pace, not their sum.
+    """
     import subprocess
+    import threading
     import time
     results = {}
     started = {}
+    threads = []
     data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
+
+    def remote(node):
+        try:
+            results[node] = run(cfg, node, action, args, input, timeout)
+        except errors.GenericError as err:
+            results[node] = err
+
     for node in nodes:
         name, _ = _node_name(cfg, node)
         if not is_local(name):
-            try:
-                results[node] = run(cfg, node, action, args, input, timeout)
-            except errors.GenericError as err:
-                results[node] = err
+            thread = threading.Thread(target=remote, args=(node,), daemon=True)
+            thread.start()
+            threads.append(thread)
             continue
         try:
             started[node] = (name, subprocess.Popen(
@@ -109,7 +126,7 @@ def run_many(cfg, nodes, action, args=(), input=None, timeout=None):
     for node, (name, proc) in started.items():
         try:
             out, err = proc.communicate(data, timeout=max(0.1, deadline - time.monotonic()))
-            results[node] = _outcome(name, action, proc.returncode, out, err)
+            results[node] = outcome(name, action, proc.returncode, out, err)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
@@ -117,4 +134,103 @@ def run_many(cfg, nodes, action, args=(), input=None, timeout=None):
                                           action, None)
         except errors.GenericError as exc:
             results[node] = exc
+    for thread in threads:
+        thread.join()
     return results
+
+
+class Streamed:
+    """A program that answers as it runs: readline(), then finish().  The
+    local and the SSH kinds give _pump() (read what came, False at the end of
+    both streams), _exit_code() and kill(); NAME, WHAT, BUF and ERR."""
+
+    def readline(self, timeout):
+        """The next line of its stdout (None at the end)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NodeCallError("Node %s: %s did not answer in time" % (self.name, self.what),
+                                    self.name, self.what, None)
+            if not self._pump(min(left, 1.0)) and b"\n" not in self.buf:
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def finish(self, timeout, on_stderr=None):
+        """Wait for the end; the JSON of the rest of its stdout (NodeCallError if it failed)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while self._pump(max(0.0, min(1.0, deadline - time.monotonic())), on_stderr):
+            if time.monotonic() > deadline:
+                self.kill()
+                raise NodeCallError("Node %s: %s timed out" % (self.name, self.what),
+                                    self.name, self.what, None)
+        return outcome(self.name, self.what, self._exit_code(), self.buf, b"".join(self.err))
+
+
+class _LocalProcess(Streamed):
+    """A program of ours running on this node, read as it goes (see spawn)."""
+
+    def __init__(self, name, argv, data):
+        import subprocess
+        self.name = name
+        self.what = os.path.basename(argv[2])
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=_env())
+        self.buf = b""
+        self.err = []
+        if data:
+            self.proc.stdin.write(data)
+        self.proc.stdin.close()
+
+    def _pump(self, timeout, on_stderr=None):
+        import select
+        fds = [f for f in (self.proc.stdout, self.proc.stderr) if not f.closed]
+        if not fds:
+            return False
+        ready, _, _ = select.select(fds, [], [], timeout)
+        for stream in ready:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                stream.close()
+            elif stream is self.proc.stdout:
+                self.buf += chunk
+            else:
+                self.err.append(chunk)
+                if on_stderr is not None:
+                    on_stderr(chunk)
+        return True
+
+    def _exit_code(self):
+        return self.proc.wait()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def spawn(cfg, node, program, args=(), input=None, keep_stdin=False):
+    """Start libexec/qganeti/PROGRAM on NODE, to be read as it runs.
+
+    The result has readline(timeout), finish(timeout, on_stderr) and kill();
+    used where a program answers more than once (volume-copy's receiver
+    says its port, then the outcome).
+    """
+    name, _ = _node_name(cfg, node)
+    argv = [sys.executable, "-S", os.path.join(paths.LIBEXEC_DIR, program)] + \
+        [str(a) for a in args]
+    data = b"" if input is None else fastjson.dumps(input).encode("utf-8")
+    if is_local(name):
+        if keep_stdin:
+            raise NodeCallError("Node %s: a kept program runs only on other nodes" % name,
+                                name, program, None)
+        try:
+            return _LocalProcess(name, argv, data)
+        except OSError as err:
+            raise NodeCallError("Node %s: cannot run %s: %s" % (name, program, err), name,
+                                program, None)
+    from qganeti import sshcall
+    return sshcall.RemoteProcess(cfg, name, argv, data, keep_stdin)

@@ -126,10 +126,16 @@ def write(cfg, directory=None, old=None):
     config the files were last written from, saves reading them.  Returns the
     keys written.
     """
+    return write_values(compute(cfg), directory, old)
+
+
+def write_values(new, directory=None, old=None):
+    """Write the ssconf files NEW ({key: content}) that differ; the keys written."""
     directory = directory or paths.data_dir()
-    new = compute(cfg)
     changed = []
     for key in sorted(new):
+        if not key or not all(c.isalnum() or c in "_-" for c in key):
+            raise ValueError("invalid ssconf key %r" % (key,))
         path = os.path.join(directory, "ssconf_" + key)
         current = old.get(key) if old is not None else _read_raw(path)
         if current == new[key]:

@@ -70,3 +70,58 @@ def test_console_log_follows_a_rename_and_goes_with_removal(root):
     assert hv_fake.read_console("old") == ""
     hv_fake.remove_console("new")
     assert hv_fake.read_console("new") == ""
+
+
+# -- migration: the steps of a live migration -----------------------------------------
+
+def test_migration_moves_the_instance_step_by_step(root, monkeypatch):
+    hv_fake.start("web1", 128, 2)
+    dst = root / "dst"
+    monkeypatch.setenv("QGANETI_ROOT", str(dst))
+    assert hv_fake.accept("web1", {"memory": 128, "vcpus": 2, "source": "10.0.0.1"}) == {}
+    assert not hv_fake.is_running("web1")
+    monkeypatch.setenv("QGANETI_ROOT", str(root))
+    status = hv_fake.migrate("web1", {"target": "10.0.0.2", "live": True})
+    assert status == {"status": "completed", "transferred_ram": 128, "total_ram": 128}
+    assert hv_fake.migration_status("web1")["status"] == "completed"
+    assert hv_fake.is_paused("web1")          # the guest stops for the last round
+    monkeypatch.setenv("QGANETI_ROOT", str(dst))
+    hv_fake.finalize_target("web1", {"success": True})
+    assert hv_fake.instance_info("web1") == {"state": "running", "memory": 128, "vcpus": 2,
+                                             "paused": False}
+    assert hv_fake.migration_status("web1") == {"status": "none"}
+    monkeypatch.setenv("QGANETI_ROOT", str(root))
+    hv_fake.finalize_source("web1", {"success": True})
+    assert not hv_fake.is_running("web1") and not hv_fake.is_paused("web1")
+    assert hv_fake.migration_status("web1") == {"status": "none"}
+    assert "migrated away" in hv_fake.read_console("web1")
+
+
+def test_migration_undone_leaves_it_running_on_the_source_only(root, monkeypatch):
+    hv_fake.start("web1", 64, 1)
+    target = root / "target"
+    monkeypatch.setenv("QGANETI_ROOT", str(target))
+    hv_fake.accept("web1", {"memory": 64, "vcpus": 1})
+    monkeypatch.setenv("QGANETI_ROOT", str(root))
+    hv_fake.migrate("web1", {"target": "t"})
+    hv_fake.abort_migration("web1")
+    monkeypatch.setenv("QGANETI_ROOT", str(target))
+    hv_fake.finalize_target("web1", {"success": False})
+    assert not hv_fake.is_running("web1")
+    assert hv_fake.migration_status("web1") == {"status": "none"}
+    monkeypatch.setenv("QGANETI_ROOT", str(root))
+    hv_fake.finalize_source("web1", {"success": False})
+    assert hv_fake.instance_info("web1")["paused"] is False
+    assert hv_fake.migration_status("web1") == {"status": "none"}
+
+
+def test_accept_refuses_a_running_instance_or_too_much_memory(root):
+    hv_fake.start("web1", 64, 1)
+    with pytest.raises(errors.HypervisorError, match="already running"):
+        hv_fake.accept("web1", {"memory": 64})
+    with pytest.raises(errors.HypervisorError, match="Not enough memory"):
+        hv_fake.accept("big", {"memory": 1 << 40})
+    with pytest.raises(errors.HypervisorError, match="not running"):
+        hv_fake.migrate("nosuch", {"target": "x"})
+    with pytest.raises(errors.HypervisorError, match="not prepared"):
+        hv_fake.finalize_target("nosuch", {"success": True})

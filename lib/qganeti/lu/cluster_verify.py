@@ -200,6 +200,10 @@ class _Verifier:
                 "instancelist": hvs, "hvinfo": hvs[0] if hvs else None,
                 "filelist": ["/var/lib/qganeti/ssconf_%s" % key for key in
                              ("cluster_name", "master_node", "node_list")]}
+        if len(self.cfg["nodes"]) > 1:
+            # what node add and the replication give every node
+            what["filelist"] += ["/var/lib/qganeti/ssh/known_hosts",
+                                 "/var/lib/qganeti/server.pem"]
         dirs = {}
         if "file" in enabled:
             what["file-storage-path"] = dirs["file"] = cluster.get("file_storage_dir")

@@ -40,6 +40,16 @@ def expand_node(cfg, op):
     return uuid
 
 
+def check_not_global(ndparams):
+    """Ganeti's CheckParamsNotGlobal for node parameters set on a node."""
+    used = sorted(set(ndparams) & set(defaults.NDC_GLOBALS))
+    if used:
+        raise errors.OpPrereqError("The following node parameters are global and cannot be"
+                                   " customized at node level, please modify them at"
+                                   " cluster or group level: %s" % ", ".join(used),
+                                   errors.ECODE_INVAL)
+
+
 def check_storage_type_enabled(cfg, storage_type):
     """Ganeti's CheckStorageTypeEnabled."""
     if storage_type == "lvm-pv":
@@ -210,12 +220,7 @@ class SetParams:
         if op["ndparams"]:
             nd = defaults.check_params("nd", updated_params(node.get("ndparams") or {},
                                                             op["ndparams"]))
-            used = sorted(set(op["ndparams"]) & set(defaults.NDC_GLOBALS))
-            if used:
-                raise errors.OpPrereqError("The following node parameters are global and"
-                                           " cannot be customized at node level, please"
-                                           " modify them at cluster or group level: %s"
-                                           % ", ".join(used), errors.ECODE_INVAL)
+            check_not_global(op["ndparams"])
             new["ndparams"] = nd
         if op["hv_state"]:
             new["hv_state_static"] = merge_hv_state(op["hv_state"], node.get("hv_state_static"))
@@ -463,4 +468,20 @@ class Remove:
 
     @staticmethod
     def run(op, ctx):
-        ctx.commit([{"op": "remove", "path": "/nodes/" + op["node_uuid"]}])
+        from qganeti import sshkeys
+        from qganeti.lu.node_add import adjust_candidate_pool
+        cfg = ctx.config(reload=True)
+        uuid = op["node_uuid"]
+        node = cfg["nodes"][uuid]
+        changes = [{"op": "remove", "path": "/nodes/" + uuid}]
+        if node.get("master_candidate"):
+            changes += adjust_candidate_pool(ctx, cfg, [uuid])
+        if not node.get("offline"):
+            # the node forgets the cluster while it can still be reached
+            try:
+                ctx.node_call(uuid, "node-leave", timeout=60)
+            except errors.GenericError as err:
+                ctx.log_warning("Errors encountered on the remote node while leaving the"
+                                " cluster: %s" % err)
+        sshkeys.forget_host(node["name"])   # before the commit that replicates it
+        ctx.commit(changes)

@@ -59,14 +59,23 @@ def interruptible_delay(op, ctx):
 
 
 def delay(op, ctx):
+    """Sleep here (on_master), then on the other nodes at once (Ganeti's _TestDelay)."""
     if op["interruptible"]:
         return interruptible_delay(op, ctx)
+    if op["on_master"] or not op.get("on_node_uuids"):
+        time.sleep(op["duration"])
     remote = [u for u in (op.get("on_node_uuids") or []) if not _is_me(u, ctx)]
     if remote:
         from qganeti import nodecall
         cfg = ctx.config()
-        nodecall.call_many(cfg, remote, "test-delay", [str(op["duration"])])
-    time.sleep(op["duration"])
+        # as Ganeti's test_delay RPC: the node gets the duration and 5 seconds more
+        results = nodecall.run_many(cfg, remote, "test-delay", [str(op["duration"])],
+                                    timeout=op["duration"] + 5)
+        for uuid in remote:
+            if isinstance(results[uuid], errors.GenericError):
+                raise errors.OpExecError("Failure during rpc call to node %s: %s"
+                                         % (cfg["nodes"][uuid]["name"],
+                                            results[uuid].args[0]))
     return False
 
 

@@ -90,3 +90,6 @@ declare("OP_CLUSTER_SET_PARAMS", [
     Param("enabled_data_collectors", None, t.Maybe(t.DictOf(t.Bool)), "Set the active data collectors"),
     Param("data_collector_interval", None, t.Maybe(t.DictOf(t.Int)), "Sets the interval in that data collectors are run"),
 ], doc="Change the parameters of the cluster.")
+
+
+declare("OP_CLUSTER_REDIST_CONF", [], doc="Force a full push of the cluster configuration.")

@@ -1,0 +1,140 @@
+#!/usr/bin/env bats
+# libexec/qganeti/volume-copy by hand: TLS or keyed frames, holes, checksums,
+# tampering, bad input.
+
+load lib/common
+
+VCOPY=$LIBEXEC/volume-copy
+
+teardown() {   # a receiver or proxy left by a failed test
+    for pid in ${RXPID:-} ${PROXYPID:-}; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+
+setup() {
+    new_root
+    "$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); from qganeti import tlscert; tlscert.ensure()' "$REPO/lib"
+    SRC=$BATS_TEST_TMPDIR/src.img
+    DST=$BATS_TEST_TMPDIR/dst.img
+    truncate -s 64M "$SRC"
+    dd if=/dev/urandom of="$SRC" bs=1M count=3 seek=10 conv=notrunc status=none
+    dd if=/dev/urandom of="$SRC" bs=1M count=1 seek=60 conv=notrunc status=none
+    KEY='{"key": "00112233445566778899aabbccddeeff"}'
+}
+
+# start a receiver (extra options in "$@"); its port in $PORT, output in $BATS_TEST_TMPDIR/rx
+receiver() {
+    rm -f "$BATS_TEST_TMPDIR/rx" "$BATS_TEST_TMPDIR/rx.err"
+    echo "${RXKEY-$KEY}" | "$VCOPY" receive --bind 127.0.0.1 --timeout 20 "$@" "$DST" \
+        > "$BATS_TEST_TMPDIR/rx" 2> "$BATS_TEST_TMPDIR/rx.err" 3>&- &
+    RXPID=$!
+    wait_until '[ -s "$BATS_TEST_TMPDIR/rx" ]' 20
+    PORT=$(head -n 1 "$BATS_TEST_TMPDIR/rx" | tr -dc 0-9)
+}
+
+@test "a copy over TLS with a transfer key: same bytes, holes not sent, summaries agree" {
+    receiver
+    run bash -c "echo '$KEY' | '$VCOPY' send 127.0.0.1 $PORT '$SRC'"
+    assert_success
+    assert_output --partial '"sent": 4194304'
+    wait "$RXPID"
+    cmp "$SRC" "$DST"
+    [ "$(du -k "$DST" | cut -f1)" -lt 8192 ]
+    sent=$(sed -n 's/.*"sha256": "\([0-9a-f]*\)".*/\1/p' <<< "$output")
+    grep -q "\"sha256\": \"$sent\"" "$BATS_TEST_TMPDIR/rx"
+    grep -q "progress: 64 of 64 MiB (100%)" "$BATS_TEST_TMPDIR/rx.err"
+}
+
+@test "compression and keyed frames without TLS give the same copy" {
+    receiver --no-tls
+    run bash -c "echo '$KEY' | '$VCOPY' send --no-tls --compress gzip 127.0.0.1 $PORT '$SRC'"
+    assert_success
+    wait "$RXPID"
+    cmp "$SRC" "$DST"
+}
+
+@test "a tampered stream is detected and the target is left as it was" {
+    for mode in tls no-tls; do
+        echo "old content" > "$DST"
+        opts=()
+        [ "$mode" = no-tls ] && opts=(--no-tls)
+        receiver "${opts[@]}"
+        # a proxy that flips one bit in the middle of the stream
+        rm -f "$BATS_TEST_TMPDIR/proxy"
+        "$PYTHON" - "$PORT" > "$BATS_TEST_TMPDIR/proxy" 2>/dev/null 3>&- <<'PYEOF' &
+import socket, sys, threading
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+client, _ = listener.accept()
+server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def pipe(src, dst, flip):
+    seen = 0
+    while True:
+        data = src.recv(65536)
+        if not data:
+            break
+        if flip and seen < 2000000 <= seen + len(data):
+            data = bytearray(data)
+            data[2000000 - seen] ^= 1
+        seen += len(data)
+        try:
+            dst.sendall(data)
+        except OSError:
+            break
+    try:
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+back = threading.Thread(target=pipe, args=(server, client, False))
+back.start()
+pipe(client, server, True)
+back.join()
+PYEOF
+        PROXYPID=$!
+        wait_until '[ -s "$BATS_TEST_TMPDIR/proxy" ]' 10
+        run bash -c "echo '$KEY' | '$VCOPY' send ${opts[*]} 127.0.0.1 $(cat "$BATS_TEST_TMPDIR/proxy") '$SRC'"
+        assert_failure 111
+        rc=0
+        wait "$RXPID" || rc=$?
+        [ "$rc" -eq 111 ]
+        grep -Eq "volume-copy: fatal: unable to receive .*(corrupted|authentication)" "$BATS_TEST_TMPDIR/rx.err"
+        run cat "$DST"
+        assert_output "old content"
+        [ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep volume-copy)" ]
+        wait "$PROXYPID" || true
+    done
+}
+
+@test "a sender without the transfer key is refused" {
+    receiver
+    run bash -c "echo '{\"key\": \"ffff\"}' | '$VCOPY' send 127.0.0.1 $PORT '$SRC'"
+    assert_failure 111
+    rc=0
+    wait "$RXPID" || rc=$?
+    [ "$rc" -eq 111 ]
+    grep -q "did not prove the transfer key" "$BATS_TEST_TMPDIR/rx.err"
+    [ ! -e "$DST" ]
+}
+
+@test "bad input: one line, the usage exit code, no traceback" {
+    run "$VCOPY" send 127.0.0.1 notaport "$SRC" < /dev/null
+    [ "$status" -eq 100 ]
+    assert_output "volume-copy: usage: PORT must be a number, not 'notaport'"
+    run "$VCOPY" receive --no-tls "$DST" < /dev/null
+    [ "$status" -eq 100 ]
+    run "$VCOPY" frobnicate
+    [ "$status" -eq 100 ]
+    run bash -c "echo '$KEY' | '$VCOPY' send 127.0.0.1 1 '$BATS_TEST_TMPDIR/nosuch'"
+    [ "$status" -eq 111 ]
+    assert_output --partial "No such file or directory"
+    run bash -c "echo '$KEY' | '$VCOPY' send 127.0.0.1 1 '$SRC'"
+    [ "$status" -eq 111 ]
+    assert_output --partial "unable to send"
+    refute_output --partial Traceback
+    run "$VCOPY" --help
+    assert_success
+    assert_output --partial "Usage: volume-copy receive"
+}

@@ -1,0 +1,121 @@
+import hashlib
+import os
+import threading
+
+import pytest
+
+from qganeti import tlscert, volcopy
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    monkeypatch.setenv("QGANETI_ROOT", str(tmp_path / "root"))
+    tlscert.ensure()
+    return tmp_path
+
+
+def sparse_source(path, size=32 << 20):
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+        handle.seek(5 << 20)
+        handle.write(os.urandom(3 << 20))
+        handle.seek(20 << 20)
+        handle.write(bytes(2 << 20))      # written zeros: a hole for the copy too
+        handle.seek(size - 100)
+        handle.write(b"tail" * 25)
+    return path
+
+
+def copy(src, dst, key=b"k" * 32, send_key=None, tls=True, compress="none"):
+    listener = volcopy.listen("127.0.0.1")
+    port = listener.getsockname()[1]
+    out = {}
+
+    def receive():
+        try:
+            out["received"] = volcopy.receive(listener, dst, key, tls=tls, timeout=20)
+        except volcopy.CopyError as err:
+            out["receive_error"] = err
+    thread = threading.Thread(target=receive)
+    thread.start()
+    try:
+        out["sent"] = volcopy.send("127.0.0.1", port, src, send_key or key, tls=tls,
+                                   compress=compress)
+    except volcopy.CopyError as err:
+        out["send_error"] = err
+    thread.join()
+    return out
+
+
+def test_data_extents_skip_holes(tmp_path):
+    src = sparse_source(str(tmp_path / "src"))
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        extents = list(volcopy.data_extents(fd, os.fstat(fd).st_size))
+    finally:
+        os.close(fd)
+    covered = sum(end - start for start, end in extents)
+    assert covered < 16 << 20
+    assert extents[0][0] <= 5 << 20 < extents[0][1]
+
+
+@pytest.mark.parametrize("tls,compress", [(True, "none"), (False, "gzip-fast"),
+                                          (True, "gzip")])
+def test_copy_is_identical_sparse_and_checksummed(root, tls, compress):
+    src = sparse_source(str(root / "src"))
+    dst = str(root / "dst")
+    out = copy(src, dst, tls=tls, compress=compress)
+    assert "sent" in out and "received" in out, out
+    with open(src, "rb") as a, open(dst, "rb") as b:
+        assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest()
+    assert out["sent"]["sent"] < 4 << 20                   # zeros and holes not sent
+    assert out["sent"]["sha256"] == out["received"]["sha256"]
+    assert os.stat(dst).st_blocks * 512 < 8 << 20          # the copy is sparse too
+
+
+def test_wrong_key_refused_target_untouched(root):
+    src = sparse_source(str(root / "src"))
+    dst = root / "dst"
+    dst.write_text("old")
+    out = copy(src, str(dst), key=b"a" * 32, send_key=b"b" * 32)
+    assert "did not prove the transfer key" in str(out["receive_error"])
+    assert "send_error" in out
+    assert dst.read_text() == "old"
+    assert [p.name for p in root.iterdir() if "volume-copy" in p.name] == []
+
+
+def test_a_stranger_certificate_is_refused(root, tmp_path_factory):
+    import subprocess
+    import sys
+    src = sparse_source(str(root / "src"))
+    listener = volcopy.listen("127.0.0.1")
+    port = listener.getsockname()[1]
+    errors_seen = []
+
+    def receive():
+        try:
+            volcopy.receive(listener, str(root / "dst"), None, timeout=20)
+        except volcopy.CopyError as err:
+            errors_seen.append(err)
+    thread = threading.Thread(target=receive)
+    thread.start()
+    other = tmp_path_factory.mktemp("other")     # another cluster, its own certificate
+    tree = os.path.join(os.path.dirname(__file__), "..", "..")
+    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+                    " from qganeti import tlscert; tlscert.ensure()",
+                    os.path.join(tree, "lib")], env=dict(os.environ, QGANETI_ROOT=str(other)),
+                   check=True)
+    sender = subprocess.run([os.path.join(tree, "libexec/qganeti/volume-copy"), "send",
+                             "127.0.0.1", str(port), src], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True,
+                            env=dict(os.environ, QGANETI_ROOT=str(other)))
+    thread.join()
+    assert sender.returncode == 111
+    assert "unable to send" in sender.stderr
+    assert errors_seen and "not authenticated" in str(errors_seen[0])
+    assert not (root / "dst").exists()
+
+
+def test_unknown_compression(root):
+    with pytest.raises(volcopy.CopyError, match="unknown compression"):
+        volcopy.send("127.0.0.1", 1, "/dev/null", None, compress="zstd")
