@@ -142,7 +142,9 @@ def migration_data(cfg, inst, source, target, live):
             "target": cfg["nodes"][target]["secondary_ip"],
             "hvparams": iu.filled_hv(cfg, inst), "beparams": bep,
             "disks": [iu.disk_payload(d, i) for i, d in enumerate(iu.disks_of(cfg, inst))],
-            "nics": inst.get("nics", []), "uuid": inst["uuid"]}
+            "nics": inst.get("nics", []), "uuid": inst["uuid"],
+            # what a real hypervisor starts the receiving side from
+            "instance": iu.hv_payload(cfg, inst)}
 
 
 def _is_live(op, cfg, inst):
