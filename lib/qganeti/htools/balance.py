@@ -1,0 +1,189 @@
+"""hbal's search: repeated balancing steps (Cluster.tryBalance).
+
+A step considers every movable instance and every move Ganeti would try,
+in Ganeti's order, and keeps the first candidate with the lowest score.
+Candidates are screened with incremental statistics (kernels.scan_moves,
+compiled by numba on big problems); the few within a hair of the best
+are then scored exactly as Ganeti does, so the chosen move, its printed
+score and the tie-breaking are Ganeti's.
+"""
+
+import math
+
+from qganeti.htools import kernels, metrics, moves
+from qganeti.htools.consts import (
+    I_AUTO_BAL, I_MOVABLE, IF, KINDS, MAP, NCOMP, NF, OFFLINE, OK, STD, WEIGHTS)
+
+# candidates whose estimate is this close (relative) to the best estimate
+# are re-scored exactly; estimates are good to ~1e-13
+TIE_TOLERANCE = 1e-9
+BUFFER = 4096
+# instances x targets above which the compiled kernels repay numba's start
+COMPILE_THRESHOLD = 40000
+
+
+class Options:
+    """AlgorithmOptions: what hbal's command line sets for the search."""
+
+    def __init__(self, ignore_soft_errors=False, disk_moves=True, instance_moves=True,
+                 restricted_migration=False, evac_mode=False, min_gain=0.01,
+                 min_gain_limit=0.1):
+        self.ignore_soft_errors = ignore_soft_errors
+        self.disk_moves = disk_moves
+        self.instance_moves = instance_moves
+        self.restricted_migration = restricted_migration
+        self.evac_mode = evac_mode
+        self.min_gain = min_gain
+        self.min_gain_limit = min_gain_limit
+
+
+class Balancer:
+    """Balancing of one node group of a Cluster, step by step."""
+
+    def __init__(self, cl, nodes, insts, opts, accelerate=None):
+        self.cl = cl
+        self.nodes = list(nodes)
+        self.insts = list(insts)
+        self.opts = opts
+        self.score = metrics.comp_cv(cl, self.nodes)
+        self.placements = []
+        self.scratch = moves.Scratch()
+        size = len(self.insts) * max(1, len(self.nodes))
+        if accelerate is None:
+            accelerate = size > COMPILE_THRESHOLD
+        self.jit = None
+        if accelerate:
+            from qganeti.htools import jit
+            self.jit = jit.Compiled(cl)
+
+    def candidates(self):
+        cl = self.cl
+        bad = set(n for n in self.nodes if cl.nf[n * NF + OFFLINE])
+        out = []
+        for i in self.insts:
+            if self.opts.evac_mode and not any(n in bad for n in cl.inst_nodes(i)):
+                continue
+            if cl.inf[i * IF + I_MOVABLE] and cl.inf[i * IF + I_AUTO_BAL]:
+                out.append(i)
+        return out
+
+    def _base(self):
+        """Per-node values and the centred sums the estimates start from."""
+        cl = self.cl
+        vals = [0.0] * (cl.nnodes * NCOMP)
+        online = []
+        for n in self.nodes:
+            kernels.node_values(cl.nf, n * NF, vals, n * NCOMP)
+            if not cl.nf[n * NF + OFFLINE]:
+                online.append(n)
+        mean = [0.0] * NCOMP
+        c1 = [0.0] * NCOMP
+        c2 = [0.0] * NCOMP
+        cnt = [float(len(online)) or 1.0] * NCOMP
+        sums = [0.0] * NCOMP
+        stats = metrics.cluster_stats(cl, self.nodes)
+        for c, kind in enumerate(KINDS):
+            if kind == STD:
+                mean[c] = stats[c][1] / cnt[c] if online else 0.0
+                for n in online:
+                    d = vals[n * NCOMP + c] - mean[c]
+                    c1[c] += d
+                    c2[c] += d * d
+            elif kind == MAP:
+                sums[c] = metrics.stat_value(c, stats[c])
+            else:
+                sums[c] = stats[c]
+        gcount = [0] * (max(1, len(cl.loc_bit)) * cl.ntags)
+        for n in online:
+            for location in cl.node_loc[n]:
+                bit = cl.loc_bit[location]
+                for tag in range(cl.ntags):
+                    gcount[bit * cl.ntags + tag] += cl.rtag[n * cl.ntags + tag]
+        return vals, mean, c1, c2, cnt, sums, gcount
+
+    def search(self):
+        """The best move of this step: (instance, move, target, exact
+        score), or None when no candidate beats the current score."""
+        cl = self.cl
+        cands = self.candidates()
+        targets = [n for n in self.nodes if not cl.nf[n * NF + OFFLINE]]
+        if not cands:
+            return None
+        vals, mean, c1, c2, cnt, sums, gcount = self._base()
+        opts = self.opts
+        flags = [int(opts.ignore_soft_errors), int(opts.disk_moves),
+                 int(opts.instance_moves), int(opts.restricted_migration)]
+        tol = TIE_TOLERANCE * max(1.0, abs(self.score)) if math.isfinite(self.score) \
+            else TIE_TOLERANCE
+        args = (cands, targets, vals, mean, c1, c2, cnt, sums, KINDS, WEIGHTS, flags, tol,
+                gcount)
+        if self.jit:
+            found = self.jit.scan(*args)
+        else:
+            found = _scan_python(cl, *args)
+        best_est, entries = found
+        chosen = None
+        for i, move, tdx, est in entries:
+            if est > best_est + tol:
+                continue
+            exact = self.exact_score(i, move, tdx)
+            if exact is None:
+                continue
+            if chosen is None or exact < chosen[3]:
+                chosen = (i, move, tdx, exact)
+        if chosen is None or not chosen[3] < self.score:
+            return None
+        return chosen
+
+    def exact_score(self, i, move, tdx):
+        rc, _, rows = moves.move_rows(self.cl, i, move, tdx, self.opts.ignore_soft_errors,
+                                      self.scratch)
+        if rc != OK:
+            return None
+        return metrics.comp_cv(self.cl, self.nodes, dict(rows),
+                               moves.exclusion_counts_after(self.cl, i, move, tdx))
+
+    def step(self):
+        """One tryBalance: apply and return the placement (instance, new
+        primary, new secondary, move, target, score), or None."""
+        found = self.search()
+        return None if found is None else self.step_with(found)
+
+    def step_with(self, found):
+        """Apply a move `search` found, if it gains enough."""
+        i, move, tdx, new_score = found
+        old = self.score
+        opts = self.opts
+        if not (new_score < old and (old > opts.min_gain_limit
+                                     or old - new_score >= opts.min_gain)):
+            return None
+        touched = set(self.cl.inst_nodes(i)) | {tdx}
+        rc, nodes = moves.apply(self.cl, i, move, tdx, opts.ignore_soft_errors, self.scratch)
+        assert rc == OK, "a chosen move failed to apply"
+        if self.jit:
+            self.jit.sync(self.cl, touched | set(nodes), i)
+        self.score = new_score
+        placement = (i, nodes[0], nodes[1], move, tdx, new_score)
+        self.placements.append(placement)
+        return placement
+
+
+def _scan_python(cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights, flags,
+                 tol, gcount):
+    best = [float("inf")]
+    buf_i = [0] * BUFFER
+    buf_m = [0] * BUFFER
+    buf_t = [0] * BUFFER
+    buf_s = [0.0] * BUFFER
+    count = [0]
+    overflow = kernels.scan_moves(
+        cl.nf, cl.inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
+        cl.peers, cl.nnodes, cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc, cl.dsrd,
+        cl.words, cl.mig, cl.rmig, gcount, flags, tol, best, buf_i, buf_m, buf_t, buf_s,
+        count, [0.0] * (6 * NF), [0.0] * (3 * NCOMP), [0] * len(gcount), [-1, -1, -1],
+        [0, 0, 0, 0])
+    if overflow:
+        raise RuntimeError("too many equally good moves to compare")
+    entries = [(buf_i[k], buf_m[k], buf_t[k], buf_s[k]) for k in range(count[0])]
+    return best[0], entries
+
