@@ -19,7 +19,7 @@ from qganeti.htools.consts import (
 TIE_TOLERANCE = 1e-9
 BUFFER = 4096
 # instances x targets above which the compiled kernels repay numba's start
-COMPILE_THRESHOLD = 40000
+COMPILE_THRESHOLD = 5000
 
 
 class Options:
@@ -117,11 +117,15 @@ class Balancer:
             else TIE_TOLERANCE
         args = (cands, targets, vals, mean, c1, c2, cnt, sums, KINDS, WEIGHTS, flags, tol,
                 gcount)
-        if self.jit:
-            found = self.jit.scan(*args)
-        else:
-            found = _scan_python(cl, *args)
-        best_est, entries = found
+        buffer = BUFFER
+        while True:
+            if self.jit:
+                overflow, best_est, entries = self.jit.scan(cl, *args, buffer)
+            else:
+                overflow, best_est, entries = _scan_python(cl, *args, buffer)
+            if not overflow:
+                break
+            buffer *= 16    # that many equally good moves: look at them all
         chosen = None
         for i, move, tdx, est in entries:
             if est > best_est + tol:
@@ -169,12 +173,12 @@ class Balancer:
 
 
 def _scan_python(cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights, flags,
-                 tol, gcount):
+                 tol, gcount, buffer):
     best = [float("inf")]
-    buf_i = [0] * BUFFER
-    buf_m = [0] * BUFFER
-    buf_t = [0] * BUFFER
-    buf_s = [0.0] * BUFFER
+    buf_i = [0] * buffer
+    buf_m = [0] * buffer
+    buf_t = [0] * buffer
+    buf_s = [0.0] * buffer
     count = [0]
     overflow = kernels.scan_moves(
         cl.nf, cl.inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
@@ -182,8 +186,5 @@ def _scan_python(cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weigh
         cl.words, cl.mig, cl.rmig, gcount, flags, tol, best, buf_i, buf_m, buf_t, buf_s,
         count, [0.0] * (6 * NF), [0.0] * (3 * NCOMP), [0] * len(gcount), [-1, -1, -1],
         [0, 0, 0, 0])
-    if overflow:
-        raise RuntimeError("too many equally good moves to compare")
     entries = [(buf_i[k], buf_m[k], buf_t[k], buf_s[k]) for k in range(count[0])]
-    return best[0], entries
-
+    return overflow, best[0], entries

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Seeded generator of unbalanced clusters in the htools text format.
+
+    htools_gen.py NODES INSTANCES [--template drbd|plain|ext|mixed] [--seed N]
+                  [--groups G] [--tags] [--offline K] [--dynu FILE]
+
+Nodes come in a few sizes; instances favour the first third of the nodes
+(so the cluster starts unbalanced) and the nodes' free memory and disk
+are consistent with what their instances use.  The same arguments always
+give the same file.
+"""
+import argparse
+import random
+import sys
+
+NODE_SIZES = [(65536, 1024, 4194304, 16), (131072, 2048, 8388608, 32),
+              (262144, 4096, 16777216, 64)]
+INST_MEM = [512, 1024, 2048, 4096, 8192]
+INST_DSK = [10240, 20480, 51200, 102400]
+STATUSES = ["running"] * 12 + ["ADMIN_down", "ERROR_up", "USER_down", "ADMIN_offline"]
+
+
+def generate(nodes, instances, template="drbd", seed=1, groups=1, tags=False, offline=0,
+             dynu=None):
+    rng = random.Random(seed)
+    lines_g = ["group-%02d|fake-uuid-%02d|preferred||" % (g + 1, g + 1)
+               for g in range(groups)]
+    node = []
+    for n in range(nodes):
+        tmem, nmem, tdsk, tcpu = NODE_SIZES[rng.randrange(len(NODE_SIZES))]
+        node.append({"name": "node-%04d.example.com" % n, "tmem": tmem, "nmem": nmem,
+                     "tdsk": tdsk, "tcpu": tcpu, "group": n % groups, "imem": 0,
+                     "idsk": 0, "tags": []})
+        if tags:
+            node[-1]["tags"] = ["rack:r%d" % (n % 4)]
+    hot = max(2, nodes // 3)
+    insts = []
+    for i in range(instances):
+        dt = template
+        if template == "mixed":
+            dt = rng.choice(["drbd", "drbd", "drbd", "plain", "ext"])
+        # two thirds of the instances crowd onto the first third of the nodes
+        span = hot if rng.random() < 0.67 else nodes
+        for _ in range(100):
+            p = rng.randrange(span)
+            mem, dsk = rng.choice(INST_MEM), rng.choice(INST_DSK)
+            status = rng.choice(STATUSES)
+            same_group = [k for k in range(nodes)
+                          if k != p and node[k]["group"] == node[p]["group"]]
+            s = rng.choice(same_group) if dt == "drbd" and same_group else None
+            uses_mem = status in ("running", "ERROR_up")
+            fits = node[p]["tmem"] - node[p]["nmem"] - node[p]["imem"] - mem > 4096
+            local = dt in ("drbd", "plain")
+            fits = fits and (not local or node[p]["tdsk"] - node[p]["idsk"] - dsk > 0)
+            if s is not None:
+                fits = fits and node[s]["tdsk"] - node[s]["idsk"] - dsk > 0
+            if dt == "drbd" and s is None:
+                fits = False
+            if fits:
+                break
+        else:
+            continue
+        if uses_mem:
+            node[p]["imem"] += mem
+        if local:
+            node[p]["idsk"] += dsk
+            if s is not None:
+                node[s]["idsk"] += dsk
+        itags = []
+        if tags and rng.random() < 0.2:
+            itags = ["service:%s" % rng.choice(["dns", "web", "db"])]
+        insts.append("inst-%05d.example.com|%d|%d|%d|%s|%s|%s|%s|%s|%s|1" % (
+            i, mem, dsk, rng.choice([1, 1, 2, 4]), status,
+            "Y" if rng.random() < 0.95 else "N", node[p]["name"],
+            node[s]["name"] if s is not None else "", dt, ",".join(itags)))
+    lines_n = []
+    for n, nd in enumerate(node):
+        flag = "Y" if n >= nodes - offline else ("M" if n == 0 else "N")
+        lines_n.append("%s|%d|%d|%d|%d|%d|%d|%s|fake-uuid-%02d|1|%s" % (
+            nd["name"], nd["tmem"], nd["nmem"], nd["tmem"] - nd["nmem"] - nd["imem"],
+            nd["tdsk"], nd["tdsk"] - nd["idsk"], nd["tcpu"], flag, nd["group"] + 1,
+            ",".join(nd["tags"])))
+    ctags = ["htools:iextags:service", "htools:nlocation:rack"] if tags else []
+    if dynu:
+        with open(dynu, "w") as handle:
+            for line in insts:
+                name = line.split("|")[0]
+                handle.write("%s %.3f %.3f %.3f %.3f\n" % (
+                    name, rng.random() * 4, rng.random() * 2, rng.random() * 3,
+                    rng.random()))
+    return "\n".join(["\n".join(lines_g) + "\n", "\n".join(lines_n) + "\n",
+                      "\n".join(insts) + "\n", "".join(t + "\n" for t in ctags)])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("nodes", type=int)
+    parser.add_argument("instances", type=int)
+    parser.add_argument("--template", default="drbd")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--groups", type=int, default=1)
+    parser.add_argument("--tags", action="store_true")
+    parser.add_argument("--offline", type=int, default=0)
+    parser.add_argument("--dynu")
+    args = parser.parse_args()
+    sys.stdout.write(generate(args.nodes, args.instances, args.template, args.seed,
+                              args.groups, args.tags, args.offline, args.dynu))
+
+
+if __name__ == "__main__":
+    main()
