@@ -109,3 +109,68 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def ispec_json(spec):
+    keys = ("memory-size", "cpu-count", "disk-size", "disk-count", "nic-count", "spindle-use")
+    return dict(zip(keys, spec))
+
+
+def to_request(text, request, hypervisor="xen-pvm"):
+    """An iallocator request document (protocol version 2) for the cluster
+    in `text` (htools text format) and the given request dict."""
+    import json
+    import os
+    import sys as _sys
+    _sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                     "lib"))
+    from qganeti.htools import text as textmod
+    from qganeti.htools.consts import DISK_TEMPLATES, STATUSES, ALLOC_POLICIES
+    cl = textmod.parse(text)
+
+    def ipolicy(pol):
+        return {"minmax": [{"min": ispec_json(lo), "max": ispec_json(hi)}
+                           for lo, hi in pol.minmax],
+                "std": ispec_json(pol.std), "vcpu-ratio": pol.vcpu_ratio,
+                "spindle-ratio": pol.spindle_ratio,
+                "disk-templates": [DISK_TEMPLATES[t] for t in pol.templates]}
+    groups = {g.uuid: {"name": g.name, "alloc_policy": ALLOC_POLICIES[g.policy],
+                       "networks": g.networks, "ipolicy": ipolicy(g.ipolicy), "tags": g.tags}
+              for g in cl.groups}
+    nodes = {}
+    for n in cl.noderecs:
+        nodes[n.name] = {
+            "offline": bool(n.offline), "drained": False,
+            "group": cl.groups[n.group].uuid, "vm_capable": True,
+            "ndparams": {"spindle_count": n.t_spn, "exclusive_storage": n.excl},
+            "tags": n.tags, "total_memory": n.t_mem, "reserved_memory": n.n_mem,
+            "free_memory": n.f_mem, "total_disk": n.t_dsk, "free_disk": n.f_dsk,
+            "total_cpus": n.t_cpu, "reserved_cpus": n.n_cpu, "total_spindles": n.t_spn,
+            "free_spindles": n.f_spn}
+    insts = {}
+    admin = {"running": "up", "ERROR_up": "up", "ADMIN_offline": "offline"}
+    for r in cl.instrecs:
+        nodes_of = [cl.noderecs[r.pnode].name]
+        if r.snode >= 0:
+            nodes_of.append(cl.noderecs[r.snode].name)
+        insts[r.name] = {
+            "disk_space_total": r.dsk, "disks": [{"size": size, "mode": "rw"}
+                                                 for size, _ in r.disks],
+            "memory": r.mem, "vcpus": r.vcpus, "tags": r.tags,
+            "disk_template": DISK_TEMPLATES[r.dt], "spindle_use": r.spindle_use,
+            "nics": [{"mac": "aa:00:00:00:00:01", "ip": None, "mode": "bridged",
+                      "link": "br0", "bridge": "br0"}],
+            "admin_state": admin.get(STATUSES[r.runst], "down"), "nodes": nodes_of}
+    doc = {"cluster_tags": cl.ctags, "nodegroups": groups, "nodes": nodes,
+           "instances": insts, "enabled_hypervisors": [hypervisor], "version": 2,
+           "request": request}
+    return json.dumps(doc, indent=1)
+
+
+def new_instance_request(name, mem, disk, vcpus, template, nodes, **extra):
+    req = {"type": "allocate", "name": name, "memory": mem, "vcpus": vcpus,
+           "disk_template": template, "disks": [{"size": disk, "mode": "rw"}],
+           "disk_space_total": disk, "nics": [{"mac": "aa:00:00:00:00:99", "ip": None}],
+           "tags": [], "spindle_use": 1, "required_nodes": nodes, "os": "debian"}
+    req.update(extra)
+    return req

@@ -211,9 +211,14 @@ class Cluster:
         return self.inst_aliases[i]
 
     # -- load-time processing (Loader.mergeData, updateMissing) -------------
-    def finish(self, utils=(), ex_tags=(), select=(), exclude=(), static_kvm_mem=None):
+    def finish(self, utils=(), ex_tags=(), select=(), exclude=(), static_kvm_mem=None,
+               extra_instances=(), passes=1):
         """Merge the backend's records into the working tables.  Raises
-        LoadError for unknown selected/excluded instance names."""
+        LoadError for unknown selected/excluded instance names.
+        extra_instances: records of instances to be added later (their
+        tags take part in the tag tables).  passes: how many times the
+        instances are attached to their nodes (hbal -I merges a request's
+        already merged data a second time, as Ganeti does)."""
         recs = self.instrecs
         by_name = {}
         for rec in recs:
@@ -235,10 +240,12 @@ class Cluster:
                 rec.movable = False
         all_ex = list(ex_tags) + [t for t in _prefixed(EX_TAGS_PREFIX, self.ctags)]
         dsrd_prefixes = _prefixed(DESIRED_LOCATION_PREFIX, self.ctags)
-        self.inst_excl = [[t for t in r.tags if any(t.startswith(p) for p in all_ex)]
-                          for r in recs]
-        self.inst_dsrd = [set(t for t in r.tags if any(t.startswith(p) for p in dsrd_prefixes))
-                          for r in recs]
+        for rec in list(recs) + list(extra_instances):
+            rec.excl = [t for t in rec.tags if any(t.startswith(p) for p in all_ex)]
+            rec.dsrd = set(t for t in rec.tags if any(t.startswith(p) for p in dsrd_prefixes))
+        self.inst_excl = [r.excl for r in recs]
+        self.inst_dsrd = [r.dsrd for r in recs]
+        self.extra = list(extra_instances)
         names = [n.name for n in self.noderecs] + inames
         self.suffix = longest_domain(names)
         cut = len(self.suffix)
@@ -250,8 +257,12 @@ class Cluster:
                          for n in self.noderecs]
         self.node_rmig = [recv_migration_tags(self.ctags, n.tags) for n in self.noderecs]
         self._build_tables()
-        self._attach_instances()
-        self._update_missing(static_kvm_mem)
+        warnings = []
+        for _ in range(passes):
+            self._attach_instances()
+            self._update_missing(static_kvm_mem)
+            warnings.append(self.warnings)
+        self.pass_warnings = warnings
         for i, rec in enumerate(recs):
             if rec.snode != NO_NODE and (self.noderecs[rec.pnode].group
                                          != self.noderecs[rec.snode].group):
@@ -259,13 +270,14 @@ class Cluster:
 
     def _build_tables(self):
         nodes, recs = self.noderecs, self.instrecs
-        loc_names = sorted(set().union(*self.node_loc, *self.inst_dsrd)) \
-            if nodes else []
-        mig_names = sorted(set().union(*self.node_mig, *self.node_rmig)) if nodes else []
+        loc_names = sorted(set().union(*self.node_loc, *self.inst_dsrd,
+                                       *[r.dsrd for r in self.extra]))
+        mig_names = sorted(set().union(*self.node_mig, *self.node_rmig))
         self.loc_bit = {name: k for k, name in enumerate(loc_names)}
         mig_bit = {name: k for k, name in enumerate(mig_names)}
         self.words = max(1, (max(len(loc_names), len(mig_names)) + 62) // 63)
-        self.tag_names = sorted(set(t for tags in self.inst_excl for t in tags))
+        self.tag_names = sorted(set(t for tags in self.inst_excl for t in tags)
+                                | set(t for r in self.extra for t in r.excl))
         tag_id = {name: k for k, name in enumerate(self.tag_names)}
         self.ntags = max(1, len(self.tag_names))
         self.loc = self._masks(self.node_loc, self.loc_bit)
@@ -356,7 +368,7 @@ class Cluster:
         row[I_LOCAL] = 1.0 if rec.dt in LOCAL_STORAGE else 0.0
         row[I_MIRROR] = float(MIRROR[rec.dt])
         row[I_SEC_MEM] = 1.0 if (online and rec.auto_balance) else 0.0
-        if rec.snode != NO_NODE:
+        if rec.snode != NO_NODE and rec.snode < len(self.node_loc):
             row[I_LOC_SCORE] = float(len(self.node_loc[rec.pnode] & self.node_loc[rec.snode]))
         return row
 
@@ -585,3 +597,22 @@ def peermap_remove(pmap, key):
             continue
         out.append((k, v))
     return out
+
+
+def add_instance(cl, rec):
+    """Append a new instance (not yet on any node); returns its index.
+    Its tags must be in the cluster's tag tables (finish's
+    extra_instances)."""
+    i = cl.ninsts
+    cl.instrecs.append(rec)
+    cl.inst_aliases.append(rec.name)
+    cl.inst_excl.append(rec.excl)
+    cl.inst_dsrd.append(rec.dsrd)
+    tag_id = {name: k for k, name in enumerate(cl.tag_names)}
+    cl.etag_ids.extend(tag_id[t] for t in rec.excl)
+    cl.etag_ptr.append(len(cl.etag_ids))
+    cl.dsrd.extend(cl._masks([rec.dsrd], cl.loc_bit))
+    row = cl._inst_row(rec)
+    row[I_LOC_SCORE] = 0.0
+    cl.inf.extend(row)
+    return i

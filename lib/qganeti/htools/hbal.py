@@ -89,14 +89,21 @@ def load_cluster(prog, opts):
             raise LoadError("monitoring daemon data (--mond, --mond-data) is not "
                             "available yet in qganeti")
         ex_tags = [t + ":" for t in opts.exclusion_tags] if opts.exclusion_tags else []
+        passes = getattr(cl, "passes", 1)
         cl.finish(utils, ex_tags, opts.select_instances, opts.exclude_instances,
-                  opts.static_kvm_mem)
+                  opts.static_kvm_mem, passes=passes)
     except LoadError as exc:
         raise Fatal("failed to load data, aborting: %s" % exc)
-    if opts.verbose != 0 and cl.warnings:
-        err("Warning: cluster has inconsistent data:")
-        err("".join("  - %s\n" % msg for msg in cl.warnings))
+    for number, warnings in enumerate(cl.pass_warnings):
+        last = number == len(cl.pass_warnings) - 1
+        if warnings and (opts.verbose != 0 or not last):
+            show_warnings(warnings)
     return cl
+
+
+def show_warnings(warnings):
+    err("Warning: cluster has inconsistent data:")
+    err("".join("  - %s\n" % msg for msg in warnings))
 
 
 def set_node_status(cl, opts):

@@ -180,3 +180,48 @@ def apply(cl, i, move, tdx, force, scratch=None):
 
 
 __all__ = ["apply", "commit", "move_rows", "new_nodes", "NO_NODE", "MOVE_NAMES"]
+
+
+class Journal:
+    """Undo log for trial moves: what a node or instance looked like
+    before the first change, put back by restore()."""
+
+    def __init__(self, cl):
+        self.cl = cl
+        self.nodes = {}
+        self.insts = {}
+
+    def node(self, n):
+        if n in self.nodes or n < 0:
+            return
+        cl = self.cl
+        nn, nt = cl.nnodes, cl.ntags
+        self.nodes[n] = (cl.nf[n * NF:(n + 1) * NF], cl.peers[n * nn:(n + 1) * nn],
+                         cl.ptag[n * nt:(n + 1) * nt], cl.rtag[n * nt:(n + 1) * nt],
+                         list(cl.plist[n]), list(cl.slist[n]), list(cl.peerlist[n]))
+
+    def inst(self, i):
+        if i not in self.insts:
+            self.insts[i] = self.cl.inf[i * IF:(i + 1) * IF]
+
+    def restore(self):
+        cl = self.cl
+        nn, nt = cl.nnodes, cl.ntags
+        for n, (row, peers, ptag, rtag, plist, slist, peerlist) in self.nodes.items():
+            cl.nf[n * NF:(n + 1) * NF] = row
+            cl.peers[n * nn:(n + 1) * nn] = peers
+            cl.ptag[n * nt:(n + 1) * nt] = ptag
+            cl.rtag[n * nt:(n + 1) * nt] = rtag
+            cl.plist[n], cl.slist[n], cl.peerlist[n] = plist, slist, peerlist
+        for i, row in self.insts.items():
+            cl.inf[i * IF:(i + 1) * IF] = row
+        self.nodes = {}
+        self.insts = {}
+
+
+def apply_logged(cl, i, move, tdx, force, journal, scratch=None):
+    """apply(), recording the old state of everything it touches."""
+    for n in cl.inst_nodes(i) + [tdx]:
+        journal.node(n)
+    journal.inst(i)
+    return apply(cl, i, move, tdx, force, scratch)
