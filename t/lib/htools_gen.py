@@ -49,11 +49,14 @@ def generate(nodes, instances, template="drbd", seed=1, groups=1, tags=False, of
                           if k != p and node[k]["group"] == node[p]["group"]]
             s = rng.choice(same_group) if dt == "drbd" and same_group else None
             uses_mem = status in ("running", "ERROR_up")
-            fits = node[p]["tmem"] - node[p]["nmem"] - node[p]["imem"] - mem > 4096
+            # leave room: a quarter of the memory, a fifth of the disk
+            fits = node[p]["tmem"] - node[p]["nmem"] - node[p]["imem"] - mem > \
+                node[p]["tmem"] // 4
             local = dt in ("drbd", "plain")
-            fits = fits and (not local or node[p]["tdsk"] - node[p]["idsk"] - dsk > 0)
+            fits = fits and (not local or node[p]["tdsk"] - node[p]["idsk"] - dsk
+                             > node[p]["tdsk"] // 5)
             if s is not None:
-                fits = fits and node[s]["tdsk"] - node[s]["idsk"] - dsk > 0
+                fits = fits and node[s]["tdsk"] - node[s]["idsk"] - dsk > node[s]["tdsk"] // 5
             if dt == "drbd" and s is None:
                 fits = False
             if fits:

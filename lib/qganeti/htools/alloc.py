@@ -8,6 +8,8 @@ recomputation), ties go to the candidate Ganeti prefers, and the
 global N+1 capacity check is Ganeti's.
 """
 
+import copy
+
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools import consts as C
 from qganeti.htools.cluster import add_instance
@@ -210,6 +212,9 @@ def place(cl, i, alloc, journal=None):
     cl.inf[i * IF + I_PNODE] = float(p)
     cl.inf[i * IF + I_SNODE] = float(s)
     cl.inf[i * IF + I_LOC_SCORE] = alloc.iloc
+    if journal is None and cl.instrecs[i].pnode == NO_NODE:
+        rec = cl.instrecs[i] = copy.copy(cl.instrecs[i])
+        rec.pnode, rec.snode = p, s
 
 
 def try_alloc(cl, nodes, i, alloc_nodes, opts):

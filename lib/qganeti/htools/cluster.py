@@ -604,6 +604,7 @@ def add_instance(cl, rec):
     Its tags must be in the cluster's tag tables (finish's
     extra_instances)."""
     i = cl.ninsts
+    rec.pnode = rec.snode = NO_NODE     # nowhere until placed
     cl.instrecs.append(rec)
     cl.inst_aliases.append(rec.name)
     cl.inst_excl.append(rec.excl)
@@ -615,4 +616,5 @@ def add_instance(cl, rec):
     row = cl._inst_row(rec)
     row[I_LOC_SCORE] = 0.0
     cl.inf.extend(row)
+    cl.inf[i * IF + I_PNODE] = cl.inf[i * IF + I_SNODE] = 0.0  # as Instance.create
     return i

@@ -8,7 +8,10 @@ stderr and exit code 1.
 import sys
 
 from qganeti.htools import alloc, ialloc, options, output
+import copy
+
 from qganeti.htools.cluster import LoadError, add_instance
+from qganeti.htools.consts import NO_NODE
 
 OPTIONS = ["print_nodes", "save", "data", "simulate", "verbose", "ignore_dynu",
            "ignore_soft", "no_capacity", "restrict", "mond", "mond_xen", "static_kvm"]
@@ -35,9 +38,22 @@ def _read(path):
 
 
 def process(cl, req, opts):
-    """IAlloc.processRequest: (success, info, result)."""
-    aopts = alloc.Options(opts.ignore_soft_errors, opts.capacity, opts.restrict_to)
+    """IAlloc.processRequest: (success, info, result, cluster after); on
+    failure the cluster is the one given."""
+    work = cl.copy()
     try:
+        success, info, result = _process(work, req, opts)
+    except alloc.AllocError as exc:
+        return False, str(exc), [], cl
+    if not hasattr(work, "inst_order"):
+        work.inst_order = [i for i in range(work.ninsts)
+                           if work.instrecs[i].pnode != NO_NODE]
+    return success, info, result, work
+
+
+def _process(cl, req, opts):
+    aopts = alloc.Options(opts.ignore_soft_errors, opts.capacity, opts.restrict_to)
+    if True:
         if req.kind == "allocate":
             if aopts.restrict_to is None:
                 aopts.restrict_to = req.restrict
@@ -57,6 +73,8 @@ def process(cl, req, opts):
             if sol.best is None:
                 raise alloc.AllocError(info)
             alloc.place(cl, i, sol.best)
+            # Ganeti files the new instance under index -1: it comes first
+            cl.inst_order = [i] + list(range(i))
             return True, info, [cl.noderecs[n].name for n in sol.best.nodes]
         if req.kind == "multi-allocate":
             return multi_allocate(cl, req, aopts)
@@ -67,8 +85,6 @@ def process(cl, req, opts):
         if req.kind == "change-group":
             return _evac_reply(cl, *alloc.try_change_group(cl, req.idxs, req.gdxs, aopts))
         return allocate_secondary(cl, req, aopts)
-    except alloc.AllocError as exc:
-        return False, str(exc), []
 
 
 def multi_allocate(cl, req, aopts):
@@ -148,7 +164,7 @@ def allocate_secondary(cl, req, aopts):
     cl.nf[p * C.NF:(p + 1) * C.NF] = row
     from qganeti.htools import moves
     moves._remove_pri(cl, p, i)
-    rec = cl.instrecs[i]
+    rec = copy.copy(cl.instrecs[i])
     rec.dt = C.DT_DRBD
     cl.instrecs[i] = rec
     cl.inf[i * C.IF:(i + 1) * C.IF] = cl._inst_row(rec)
@@ -160,6 +176,7 @@ def allocate_secondary(cl, req, aopts):
     info = ", ".join(sol.log)
     if sol.best is None:
         raise alloc.AllocError(info)
+    alloc.place(cl, i, sol.best)
     return True, info, cl.noderecs[sol.best.nodes[1]].name
 
 
@@ -198,7 +215,7 @@ def main(opts, args):
             err(output.node_table(cl, opts.print_nodes, range(cl.nnodes)))
         if opts.save:
             _save(cl, opts.save, "pre-ialloc", "before iallocator run")
-        success, info, result = process(cl, req, opts)
+        success, info, result, cl = process(cl, req, opts)
         prefix = "Request successful: " if success else "Request failed: "
         sys.stdout.write(ialloc.response(success, prefix + info, result) + "\n")
         if opts.print_nodes is not None:
@@ -228,7 +245,7 @@ def _save(cl, path, ext, msg):
     from qganeti.htools import text
     target = path + "." + ext
     with open(target, "w", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.write(text.serialize(cl))
+        handle.write(text.serialize(cl, insts=getattr(cl, "inst_order", None)))
     err("The cluster state %s has been written to file '%s'" % (msg, target))
 
 

@@ -93,6 +93,8 @@ def load_cluster(prog, opts):
         cl.finish(utils, ex_tags, opts.select_instances, opts.exclude_instances,
                   opts.static_kvm_mem, passes=passes)
     except LoadError as exc:
+        if type(exc).__name__ == "RequestError":
+            raise Fatal(str(exc))
         raise Fatal("failed to load data, aborting: %s" % exc)
     for number, warnings in enumerate(cl.pass_warnings):
         last = number == len(cl.pass_warnings) - 1

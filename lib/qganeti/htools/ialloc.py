@@ -18,6 +18,10 @@ from qganeti.htools.consts import NO_NODE
 _MISSING = object()
 
 
+class RequestError(LoadError):
+    """A request that cannot be read (reported without hbal's prefix)."""
+
+
 class Request:
     def __init__(self, kind, **fields):
         self.kind = kind
@@ -214,14 +218,116 @@ def _find(items, name, names_of):
     return matches[0]
 
 
+# -- Text.JSON's decoder, for its error messages --------------------------------
+
+_SPACE = " \t\r\n"
+_NUMBER_START = "-0123456789"
+
+
+class _JSONError(Exception):
+    pass
+
+
+def _skip(text, pos):
+    while pos < len(text) and text[pos] in _SPACE:
+        pos += 1
+    return pos
+
+
+def _value(text, pos):
+    pos = _skip(text, pos)
+    char = text[pos:pos + 1]
+    if char == "{":
+        return _object(text, pos + 1)
+    if char == "[":
+        return _array(text, pos + 1)
+    if char == '"':
+        try:
+            value, end = json.decoder.scanstring(text, pos + 1)
+        except ValueError:
+            raise _JSONError("Malformed JSON: invalid token in this context " + text[pos:])
+        return value, end
+    for literal, value in (("true", True), ("false", False), ("null", None)):
+        if text.startswith(literal, pos):
+            return value, pos + len(literal)
+    if char and char in _NUMBER_START:
+        import re
+        match = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?").match(text, pos)
+        if match:
+            if match.group(0).lstrip("-").startswith("0") and len(match.group(0)) > 1 \
+                    and match.group(0).lstrip("-")[1:2].isdigit():
+                return 0, pos + (2 if char == "-" else 1)
+            return json.loads(match.group(0)), match.end()
+    raise _JSONError("Malformed JSON: invalid token in this context " + text[pos:])
+
+
+def _object(text, pos):
+    out = {}
+    pos = _skip(text, pos)
+    if text[pos:pos + 1] == "}":
+        return out, pos + 1
+    while True:
+        pos = _skip(text, pos)
+        if text[pos:pos + 1] != '"':
+            raise _JSONError("Malformed JSON: expecting string: " + text[pos:])
+        key, pos = _value(text, pos)
+        after = _skip(text, pos)
+        if text[after:after + 1] != ":":
+            raise _JSONError("Malformed JSON labelled field: " + text[pos:])
+        value, pos = _value(text, after + 1)
+        out.setdefault(key, value)
+        pos = _skip(text, pos)
+        if text[pos:pos + 1] == ",":
+            pos += 1
+            continue
+        if text[pos:pos + 1] == "}":
+            return out, pos + 1
+        raise _JSONError("Unable to parse JSON object: unterminated sequence: " + text[pos:])
+
+
+def _array(text, pos):
+    out = []
+    pos = _skip(text, pos)
+    if text[pos:pos + 1] == "]":
+        return out, pos + 1
+    while True:
+        value, pos = _value(text, pos)
+        out.append(value)
+        pos = _skip(text, pos)
+        if text[pos:pos + 1] == ",":
+            pos += 1
+            continue
+        if text[pos:pos + 1] == "]":
+            return out, pos + 1
+        raise _JSONError("Unable to parse JSON array: unterminated array: " + text[pos:])
+
+
+def decode(text):
+    """A JSON document as Text.JSON's decodeStrict reads it (object or
+    array at the top); LoadError with its messages otherwise."""
+    start = _skip(text, 0)
+    if text[start:start + 1] not in ("{", "["):
+        raise LoadError("Parsing input IAllocator message: Invalid JSON: a JSON text a "
+                        "serialized object or array at the top level.")
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        value, end = _value(text, start)
+    except _JSONError as exc:
+        raise LoadError("Parsing input IAllocator message: %s" % exc)
+    rest = text[end:].strip(_SPACE)
+    if rest:
+        raise LoadError("Parsing input IAllocator message: Invalid tokens at end of JSON "
+                        "string: " + hsfmt.show_string(rest))
+    return value
+
+
 def parse(text, static_kvm_mem=4096, finish=True):
     """Request document -> (Cluster, Request); LoadError on bad data.
     Without finish, the cluster is left for the caller to merge."""
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise LoadError("Parsing input IAllocator message: Malformed JSON: invalid token "
-                        "in this context")
+    doc = decode(text)
     if not isinstance(doc, dict):
         raise LoadError("Parsing input IAllocator message: Unable to read JSObject")
     top = "invalid iallocator message"
@@ -332,7 +438,10 @@ def load_cluster(path, static_kvm_mem=4096):
     except OSError as exc:
         from qganeti.htools.text import _io_reason
         raise LoadError("%s: openFile: %s" % (path, _io_reason(exc)))
-    cl, _ = parse(text, static_kvm_mem, finish=False)
+    try:
+        cl, _ = parse(text, static_kvm_mem, finish=False)
+    except LoadError as exc:
+        raise RequestError(str(exc))
     cl.passes = 2       # Ganeti merges a request's data twice
     return cl
 
