@@ -12,7 +12,9 @@ import math
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools.consts import (
-    I_AUTO_BAL, I_MOVABLE, IF, KINDS, MAP, NCOMP, NF, OFFLINE, OK, STD, WEIGHTS)
+    I_AUTO_BAL, I_MOVABLE, IF, KINDS, MAP, MV_FAILOVER, MV_FAILOVER_ANY,
+    MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY, MV_REPLACE_SECONDARY,
+    NCOMP, NF, OFFLINE, OK, STD, SUM, SUM_OFFLINE, WEIGHTS)
 
 # candidates whose estimate is this close (relative) to the best estimate
 # are re-scored exactly; estimates are good to ~1e-13
@@ -51,6 +53,10 @@ class Balancer:
         size = len(self.insts) * max(1, len(self.nodes))
         if accelerate is None:
             accelerate = size > COMPILE_THRESHOLD
+        self.prev = None        # statistics of the previous step
+        self.lbound = {}        # instance -> lower bound of its moves' scores
+        self.touched = set()    # nodes the last move changed
+        self.rescanned = 0
         self.jit = None
         if accelerate:
             from qganeti.htools import jit
@@ -68,7 +74,8 @@ class Balancer:
         return out
 
     def _base(self):
-        """Per-node values and the centred sums the estimates start from."""
+        """Per-node values, the centred sums the estimates start from, and
+        the exact statistics."""
         cl = self.cl
         vals = [0.0] * (cl.nnodes * NCOMP)
         online = []
@@ -81,6 +88,7 @@ class Balancer:
         c2 = [0.0] * NCOMP
         cnt = [float(len(online)) or 1.0] * NCOMP
         sums = [0.0] * NCOMP
+        devmax = [0.0] * NCOMP
         stats = metrics.cluster_stats(cl, self.nodes)
         for c, kind in enumerate(KINDS):
             if kind == STD:
@@ -89,6 +97,8 @@ class Balancer:
                     d = vals[n * NCOMP + c] - mean[c]
                     c1[c] += d
                     c2[c] += d * d
+                    if abs(d) > devmax[c]:
+                        devmax[c] = abs(d)
             elif kind == MAP:
                 sums[c] = metrics.stat_value(c, stats[c])
             else:
@@ -99,7 +109,23 @@ class Balancer:
                 bit = cl.loc_bit[location]
                 for tag in range(cl.ntags):
                     gcount[bit * cl.ntags + tag] += cl.rtag[n * cl.ntags + tag]
-        return vals, mean, c1, c2, cnt, sums, gcount
+        return vals, mean, c1, c2, cnt, sums, gcount, stats, devmax, online
+
+    def _scales(self, online):
+        """Per component, the node factor by which an instance's size can
+        change a node's value (reciprocal sizes of the smallest nodes)."""
+        cl = self.cl
+
+        def most(field, mult=None):
+            out = 0.0
+            for n in online:
+                den = cl.nf[n * NF + field] * (cl.nf[n * NF + mult] if mult else 1.0)
+                if den > 0:
+                    out = max(out, 1.0 / den)
+            return out
+        from qganeti.htools import consts as K
+        return [most(K.T_MEM), most(K.T_DSK), most(K.T_SPN), most(K.T_CPU, K.CPU_SPEED),
+                most(K.HI_SPN), max([cl.nf[n * NF + K.P_REM] for n in online] or [0.0])]
 
     def search(self):
         """The best move of this step: (instance, move, target, exact
@@ -109,27 +135,78 @@ class Balancer:
         targets = [n for n in self.nodes if not cl.nf[n * NF + OFFLINE]]
         if not cands:
             return None
-        vals, mean, c1, c2, cnt, sums, gcount = self._base()
+        vals, mean, c1, c2, cnt, sums, gcount, stats, devmax, online = self._base()
         opts = self.opts
         flags = [int(opts.ignore_soft_errors), int(opts.disk_moves),
-                 int(opts.instance_moves), int(opts.restricted_migration)]
+                 int(opts.instance_moves), int(opts.restricted_migration),
+                 int(any(cl.loc))]
         tol = TIE_TOLERANCE * max(1.0, abs(self.score)) if math.isfinite(self.score) \
             else TIE_TOLERANCE
+        # instances whose nodes did not change since they were scanned need
+        # only their moves to the changed nodes looked at, unless the bound
+        # on their other moves says they could still win
+        prune = self.prev is not None and not (cl.etag_ids and any(cl.loc)) and \
+            online and math.isfinite(self.score)
+        modes = []
+        lbound = []
+        for i in cands:
+            if prune and i in self.lbound and not (set(cl.inst_nodes(i)) & self.touched):
+                modes.append(1)
+                lbound.append(self.lbound[i])
+            else:
+                modes.append(2)
+                lbound.append(0.0)
+        if prune:
+            pstats, pdev, count = self.prev
+            shift = 0.0
+            for c, kind in enumerate(KINDS):
+                if kind in (SUM, SUM_OFFLINE):
+                    shift += WEIGHTS[c] * (stats[c] - pstats[c])
+            std = [c for c, kind in enumerate(KINDS) if kind == STD]
+
+            def per_comp(st, k):
+                return [st[c][k] if c in std else 0.0 for c in range(NCOMP)]
+            drift = self.jit.kern.drift_bounds if self.jit else kernels.drift_bounds
+            arr, iarr = self._array, self._iarray
+            lbound = arr(lbound)
+            drift(self.jit.inf if self.jit else cl.inf, iarr(cands), iarr(modes), lbound,
+                  arr(per_comp(pstats, 2)), arr(per_comp(pstats, 1)), arr(per_comp(stats, 2)),
+                  arr(per_comp(stats, 1)), arr(pdev), count, arr(self._scales(online)), shift,
+                  iarr(KINDS), arr(WEIGHTS), tol)
+            for ci, i in enumerate(cands):
+                if modes[ci] == 1:
+                    self.lbound[i] = float(lbound[ci])
+        tmask = [1 if n in self.touched else 0 for n in targets]
         args = (cands, targets, vals, mean, c1, c2, cnt, sums, KINDS, WEIGHTS, flags, tol,
                 gcount)
-        buffer = BUFFER
-        while True:
-            if self.jit:
-                overflow, best_est, entries = self.jit.scan(cl, *args, buffer)
+        best_est, entries, inst_best = self._scan(args, modes, tmask, float("inf"))
+        again = []
+        for ci, i in enumerate(cands):
+            if modes[ci] == 2:
+                self.lbound[i] = inst_best[ci]
             else:
-                overflow, best_est, entries = _scan_python(cl, *args, buffer)
-            if not overflow:
-                break
-            buffer *= 16    # that many equally good moves: look at them all
+                self.lbound[i] = min(self.lbound[i], inst_best[ci])
+                if self.lbound[i] <= best_est + tol:
+                    again.append(ci)
+        if again:
+            modes = [0] * len(cands)
+            for ci in again:
+                modes[ci] = 2
+            best2, more, inst_best = self._scan(args, modes, tmask, best_est)
+            best_est = min(best_est, best2)
+            entries += more
+            for ci in again:
+                self.lbound[cands[ci]] = inst_best[ci]
+        self.prev = (stats, devmax, float(len(online)) or 1.0)
+        self.rescanned = len(again)
+        rank = {MV_FAILOVER: 0, MV_FAILOVER_ANY: 0, MV_REPLACE_SECONDARY: 0,
+                MV_REPLACE_AND_FAILOVER: 1, MV_REPLACE_PRIMARY: 2, MV_FAILOVER_AND_REPLACE: 3}
+        order = sorted(set((ci, tpos, rank[move], move, est) for ci, move, tpos, est in entries
+                           if est <= best_est + tol))
         chosen = None
-        for i, move, tdx, est in entries:
-            if est > best_est + tol:
-                continue
+        for ci, tpos, _, move, _ in order:
+            i = cands[ci]
+            tdx = targets[tpos] if tpos >= 0 else -1
             exact = self.exact_score(i, move, tdx)
             if exact is None:
                 continue
@@ -138,6 +215,24 @@ class Balancer:
         if chosen is None or not chosen[3] < self.score:
             return None
         return chosen
+
+    def _array(self, values):
+        return self.jit.np.array(values, dtype=self.jit.np.float64) if self.jit else values
+
+    def _iarray(self, values):
+        return self.jit.np.array(values, dtype=self.jit.np.int64) if self.jit else values
+
+    def _scan(self, args, modes, tmask, start):
+        buffer = BUFFER
+        while True:
+            if self.jit:
+                result = self.jit.scan(self.cl, *args, buffer, modes, tmask, start)
+            else:
+                result = _scan_python(self.cl, *args, buffer, modes, tmask, start)
+            overflow, best_est, entries, inst_best = result
+            if not overflow:
+                return best_est, entries, inst_best
+            buffer *= 16    # that many equally good moves: look at them all
 
     def exact_score(self, i, move, tdx):
         rc, _, rows = moves.move_rows(self.cl, i, move, tdx, self.opts.ignore_soft_errors,
@@ -164,8 +259,10 @@ class Balancer:
         touched = set(self.cl.inst_nodes(i)) | {tdx}
         rc, nodes = moves.apply(self.cl, i, move, tdx, opts.ignore_soft_errors, self.scratch)
         assert rc == OK, "a chosen move failed to apply"
+        self.touched = touched | set(nodes)
+        self.touched.discard(-1)
         if self.jit:
-            self.jit.sync(self.cl, touched | set(nodes), i)
+            self.jit.sync(self.cl, self.touched, i)
         self.score = new_score
         placement = (i, nodes[0], nodes[1], move, tdx, new_score)
         self.placements.append(placement)
@@ -173,18 +270,21 @@ class Balancer:
 
 
 def _scan_python(cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights, flags,
-                 tol, gcount, buffer):
-    best = [float("inf")]
+                 tol, gcount, buffer, modes, tmask, start):
+    from qganeti.htools.kernels import SCAN_ROWS
     buf_i = [0] * buffer
     buf_m = [0] * buffer
     buf_t = [0] * buffer
     buf_s = [0.0] * buffer
     count = [0]
-    overflow = kernels.scan_moves(
-        cl.nf, cl.inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
+    over = [0]
+    chunk_best = [0.0]
+    inst_best = [0.0] * len(cands)
+    kernels.scan_moves(
+        1, cl.nf, cl.inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
         cl.peers, cl.nnodes, cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc, cl.dsrd,
-        cl.words, cl.mig, cl.rmig, gcount, flags, tol, best, buf_i, buf_m, buf_t, buf_s,
-        count, [0.0] * (6 * NF), [0.0] * (3 * NCOMP), [0] * len(gcount), [-1, -1, -1],
-        [0, 0, 0, 0])
+        cl.words, cl.mig, cl.rmig, gcount, flags, tol, [start], buf_i, buf_m, buf_t, buf_s,
+        count, over, [0.0] * (SCAN_ROWS * NF), [0.0] * (SCAN_ROWS * NCOMP),
+        [0] * len(gcount), [-1, -1, -1], [0, 0, 0], chunk_best, modes, tmask, inst_best)
     entries = [(buf_i[k], buf_m[k], buf_t[k], buf_s[k]) for k in range(count[0])]
-    return overflow, best[0], entries
+    return over[0], chunk_best[0], entries, inst_best

@@ -51,9 +51,12 @@ def compiled_kernels():
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module     # numba's cache finds it by name
         spec.loader.exec_module(module)
+        module.prange = numba.prange
+        parallel = {"scan_moves"}
         for name, obj in list(vars(module).items()):
             if inspect.isfunction(obj) and obj.__module__ == module.__name__:
-                setattr(module, name, numba.njit(cache=True, error_model="numpy")(obj))
+                setattr(module, name, numba.njit(cache=True, error_model="numpy",
+                                                 parallel=name in parallel)(obj))
         _MODULE = module
     return _MODULE
 
@@ -78,10 +81,11 @@ class Compiled:
         self.mig = np.array(cl.mig or [0], dtype=i8)
         self.rmig = np.array(cl.rmig or [0], dtype=i8)
         from qganeti.htools.consts import NCOMP, NF
-        self.scratch = np.zeros(6 * NF, dtype=f8)
-        self.nvals = np.zeros(3 * NCOMP, dtype=f8)
-        self.nodes = np.zeros(3, dtype=i8)
-        self.moves = np.zeros(4, dtype=i8)
+        self.chunks = 16
+        self.scratch = np.zeros(self.chunks * self.kern.SCAN_ROWS * NF, dtype=f8)
+        self.svals = np.zeros(self.chunks * self.kern.SCAN_ROWS * NCOMP, dtype=f8)
+        self.nodes = np.zeros(3 * self.chunks, dtype=i8)
+        self.voffs = np.zeros(3 * self.chunks, dtype=i8)
 
     def sync(self, cl, nodes, i):
         from qganeti.htools.consts import IF, NF
@@ -95,25 +99,34 @@ class Compiled:
         self.inf[i * IF:(i + 1) * IF] = cl.inf[i * IF:(i + 1) * IF]
 
     def scan(self, cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
-             flags, tol, gcount, buffer):
+             flags, tol, gcount, buffer, modes, tmask, start):
         np = self.np
         f8, i8 = np.float64, np.int64
-        best = np.array([np.inf])
-        count = np.zeros(1, dtype=i8)
-        buf_i = np.zeros(buffer, dtype=i8)
-        buf_m = np.zeros(buffer, dtype=i8)
-        buf_t = np.zeros(buffer, dtype=i8)
-        buf_s = np.zeros(buffer, dtype=f8)
+        chunks = self.chunks
+        best = np.array([start])
+        inst_best = np.zeros(len(cands))
+        bests = np.zeros(chunks)
+        count = np.zeros(chunks, dtype=i8)
+        over = np.zeros(chunks, dtype=i8)
+        buf_i = np.zeros(buffer * chunks, dtype=i8)
+        buf_m = np.zeros(buffer * chunks, dtype=i8)
+        buf_t = np.zeros(buffer * chunks, dtype=i8)
+        buf_s = np.zeros(buffer * chunks, dtype=f8)
         gcount = np.array(gcount, dtype=i8)
-        overflow = self.kern.scan_moves(
-            self.nf, self.inf, np.array(cands, dtype=i8), np.array(targets, dtype=i8),
-            np.array(vals, dtype=f8), np.array(mean, dtype=f8), np.array(c1, dtype=f8),
-            np.array(c2, dtype=f8), np.array(cnt, dtype=f8), np.array(sums, dtype=f8),
-            np.array(kinds, dtype=i8), np.array(weights, dtype=f8), self.peers, cl.nnodes,
-            self.ptag, cl.ntags, self.etag_ptr, self.etag_ids, self.loc, self.dsrd,
-            cl.words, self.mig, self.rmig, gcount, np.array(flags, dtype=i8), tol, best,
-            buf_i, buf_m, buf_t, buf_s, count, self.scratch, self.nvals, gcount.copy(),
-            self.nodes, self.moves)
-        entries = [(int(buf_i[k]), int(buf_m[k]), int(buf_t[k]), float(buf_s[k]))
-                   for k in range(int(count[0]))]
-        return overflow, float(best[0]), entries
+        self.kern.scan_moves(
+            chunks, self.nf, self.inf, np.array(cands, dtype=i8),
+            np.array(targets, dtype=i8), np.array(vals, dtype=f8), np.array(mean, dtype=f8),
+            np.array(c1, dtype=f8), np.array(c2, dtype=f8), np.array(cnt, dtype=f8),
+            np.array(sums, dtype=f8), np.array(kinds, dtype=i8), np.array(weights, dtype=f8),
+            self.peers, cl.nnodes, self.ptag, cl.ntags, self.etag_ptr, self.etag_ids,
+            self.loc, self.dsrd, cl.words, self.mig, self.rmig, gcount,
+            np.array(flags, dtype=i8), tol, best, buf_i, buf_m, buf_t, buf_s, count, over,
+            self.scratch, self.svals, np.zeros(len(gcount) * chunks, dtype=i8), self.nodes,
+            self.voffs, bests, np.array(modes, dtype=i8), np.array(tmask, dtype=i8),
+            inst_best)
+        entries = []
+        for chunk in range(chunks):
+            base = chunk * buffer
+            entries.extend((int(buf_i[k]), int(buf_m[k]), int(buf_t[k]), float(buf_s[k]))
+                           for k in range(base, base + int(count[chunk])))
+        return int(over.max()), float(bests.min()), entries, inst_best.tolist()

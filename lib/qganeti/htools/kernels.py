@@ -518,7 +518,7 @@ def std_update(n, s, var, x, x2):
 
 
 def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags,
-              etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, nodes_out):
+              etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, soff, nodes_out, noff):
     """Cluster.Moves.applyMoveEx on node rows: apply `move` (target tdx,
     new instance location score iloc_new) to instance i without touching
     the tables.  The changed rows land in scratch[k*NF:], k = 0..2, for
@@ -530,11 +530,12 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
     poff = p * NF
     p_off = nf[poff + OFFLINE] != 0.0
     force_p = p_off or force
-    nodes_out[0] = -1
-    nodes_out[1] = -1
-    nodes_out[2] = -1
+    nodes_out[noff] = -1
+    nodes_out[noff + 1] = -1
+    nodes_out[noff + 2] = -1
     # scratch rows: 0..2 results, 3..5 intermediates
-    r0, r1, r2, r3, r4, r5 = 0, NF, 2 * NF, 3 * NF, 4 * NF, 5 * NF
+    r0, r1, r2 = soff, soff + NF, soff + 2 * NF
+    r3, r4, r5 = soff + 3 * NF, soff + 4 * NF, soff + 5 * NF
     if move == MV_FAILOVER_ANY:
         rc = check_migration(mig, p, rmig, tdx, words)
         if rc != OK:
@@ -545,8 +546,8 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
             return rc
         remove_pri(nf, poff, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
                    dsrd, words, scratch, r1)
-        nodes_out[0] = tdx
-        nodes_out[1] = p
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
         return OK
     soff = s * NF
     s_off = nf[soff + OFFLINE] != 0.0
@@ -565,8 +566,8 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
         rc = add_sec(scratch, r3, p, inf, i, s, peers, nnodes, p_off, force_p, scratch, r1)
         if rc != OK:
             return rc
-        nodes_out[0] = s
-        nodes_out[1] = p
+        nodes_out[noff + 0] = s
+        nodes_out[noff + 1] = p
         return OK
     toff = tdx * NF
     if move == MV_REPLACE_SECONDARY:
@@ -579,9 +580,9 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
         if rc != OK:
             return rc
         copy_row(scratch, r4, scratch, r2)
-        nodes_out[0] = tdx
-        nodes_out[1] = p
-        nodes_out[2] = s
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        nodes_out[noff + 2] = s
         return OK
     if move == MV_REPLACE_AND_FAILOVER:
         rc = check_migration(mig, p, rmig, tdx, words)
@@ -596,9 +597,9 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
         if rc != OK:
             return rc
         copy_row(scratch, r4, scratch, r2)
-        nodes_out[0] = tdx
-        nodes_out[1] = p
-        nodes_out[2] = s
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        nodes_out[noff + 2] = s
         return OK
     if move == MV_REPLACE_PRIMARY:
         rc = check_migration(mig, p, rmig, s, words)
@@ -622,9 +623,9 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
             return rc
         copy_row(scratch, r5, scratch, r2)
         copy_row(scratch, r3, scratch, r1)
-        nodes_out[0] = tdx
-        nodes_out[1] = p
-        nodes_out[2] = s
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        nodes_out[noff + 2] = s
         return OK
     # MV_FAILOVER_AND_REPLACE
     rc = check_migration(mig, p, rmig, s, words)
@@ -638,9 +639,9 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
     if rc != OK:
         return rc
     copy_row(scratch, r3, scratch, r2)
-    nodes_out[0] = tdx
-    nodes_out[1] = s
-    nodes_out[2] = p
+    nodes_out[noff + 0] = tdx
+    nodes_out[noff + 1] = s
+    nodes_out[noff + 2] = p
     return OK
 
 
@@ -658,7 +659,7 @@ def new_location_score(inf, i, move, tdx, loc, words):
 
 
 def locexcl_delta(inf, i, old_p, new_p, nf, etag_ptr, etag_ids, loc, words, gcount,
-                  ntags, gtmp):
+                  ntags, gtmp, goff):
     """Change of the location/exclusion score when instance i's primary
     moves from old_p to new_p (online nodes only count).  gcount[l*ntags+e]
     holds the cluster-wide pair counts; gtmp is scratch of the same size."""
@@ -666,36 +667,33 @@ def locexcl_delta(inf, i, old_p, new_p, nf, etag_ptr, etag_ids, loc, words, gcou
         return 0.0
     nloc = len(gcount) // ntags
     for k in range(len(gcount)):
-        gtmp[k] = gcount[k]
+        gtmp[goff + k] = gcount[k]
     delta = 0.0
     if nf[old_p * NF + OFFLINE] == 0.0:
         for j in range(etag_ptr[i], etag_ptr[i + 1]):
             e = etag_ids[j]
             for bit in range(nloc):
                 if loc[old_p * words + bit // 63] & (1 << (bit % 63)):
-                    if gtmp[bit * ntags + e] >= 2:
+                    if gtmp[goff + bit * ntags + e] >= 2:
                         delta -= 1.0
-                    gtmp[bit * ntags + e] -= 1
+                    gtmp[goff + bit * ntags + e] -= 1
     if nf[new_p * NF + OFFLINE] == 0.0:
         for j in range(etag_ptr[i], etag_ptr[i + 1]):
             e = etag_ids[j]
             for bit in range(nloc):
                 if loc[new_p * words + bit // 63] & (1 << (bit % 63)):
-                    if gtmp[bit * ntags + e] >= 1:
+                    if gtmp[goff + bit * ntags + e] >= 1:
                         delta += 1.0
-                    gtmp[bit * ntags + e] += 1
+                    gtmp[goff + bit * ntags + e] += 1
     return delta
 
 
-def approx_score(nf, vals, nodes, scratch, nvals, mean, c1, c2, cnt, sums, kinds, weights,
-                 locexcl):
-    """Score after replacing the rows of `nodes` (-1 = unused) by
-    scratch[k*NF:], from centred sums of the current values.  Close to
+def approx_score(nf, vals, nodes, noff, nvals, voffs, mean, c1, c2, cnt, sums, kinds,
+                 weights, locexcl):
+    """Score after the nodes in `nodes` (-1 = unused) take the values at
+    nvals[voffs[noff+k]:], from centred sums of the current values.  Close to
     Ganeti's full recomputation (to ~1e-13), not bit-identical."""
     ncomp = len(weights)
-    for k in range(3):
-        if nodes[k] >= 0:
-            node_values(scratch, k * NF, nvals, k * ncomp)
     total = 0.0
     for c in range(ncomp):
         kind = kinds[c]
@@ -703,10 +701,10 @@ def approx_score(nf, vals, nodes, scratch, nvals, mean, c1, c2, cnt, sums, kinds
             d1 = 0.0
             d2 = 0.0
             for k in range(3):
-                n = nodes[k]
+                n = nodes[noff + k]
                 if n >= 0 and nf[n * NF + OFFLINE] == 0.0:
                     old = vals[n * ncomp + c] - mean[c]
-                    new = nvals[k * ncomp + c] - mean[c]
+                    new = nvals[voffs[noff + k] + c] - mean[c]
                     d1 += new - old
                     d2 += new * new - old * old
             m = cnt[c]
@@ -721,115 +719,349 @@ def approx_score(nf, vals, nodes, scratch, nvals, mean, c1, c2, cnt, sums, kinds
             value = sums[c]
             want_offline = kind == 2
             for k in range(3):
-                n = nodes[k]
+                n = nodes[noff + k]
                 if n >= 0 and (nf[n * NF + OFFLINE] != 0.0) == want_offline:
-                    value += nvals[k * ncomp + c] - vals[n * ncomp + c]
+                    value += nvals[voffs[noff + k] + c] - vals[n * ncomp + c]
         total += value * weights[c]
     return total
 
 
-def scan_moves(nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
-               peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
-               gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s, out_count,
-               scratch, nvals, gtmp, nodes, moves):
-    """One balancing step's search (Cluster.checkMove) with approximate
-    scores: every candidate instance (in order), Failover first, then every
-    target node and the moves possibleMoves allows.  Keeps the best score
-    and, in evaluation order, the candidates within `tol` of it (for exact
-    re-scoring by the caller).  flags: ignore soft errors, disk moves,
-    instance moves, restricted migration.  The last five arguments are
-    scratch space (6*NF, 3*NCOMP, len(gcount), 3, 4)."""
+# scratch rows of one chunk of scan_moves (each NF floats) and their values
+(R_INT_P, R_INT_S, R_TMP_S, R_FR_S, R_RS_P, R_SEC_P, R_SEC_S, R_PRI_F, R_PRI_FP, R_RF_P,
+ R_RP_S, R_MOVE) = range(12)
+SCAN_ROWS = 18          # R_MOVE uses 6 (move_rows)
+
+
+def _record(score, best, slot, tol, count, cap, buf_i, buf_m, buf_t, buf_s, boff, ci, move,
+            tpos, inst_best):
+    """Keep the best estimate and the candidates within tol of it (the
+    candidate's position: instance ci, target tpos, move)."""
+    if score < inst_best[ci]:
+        inst_best[ci] = score
+    over = 0
+    if score < best[slot] - tol:
+        count = 0
+    if score < best[slot]:
+        best[slot] = score
+    if score <= best[slot] + tol:
+        if count < cap:
+            buf_i[boff + count] = ci
+            buf_m[boff + count] = move
+            buf_t[boff + count] = tpos
+            buf_s[boff + count] = score
+            count += 1
+        else:
+            over = 1
+    return count, over
+
+
+def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums,
+               kinds, weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd,
+               words, mig, rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s,
+               out_count, out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask,
+               inst_best):
+    """Cluster.checkMove over one contiguous slice of the candidate
+    instances (Ganeti's order: each instance's Failover, then every target
+    node with the moves possibleMoves allows).  Work that does not depend
+    on the target is done once per instance.  Keeps, per chunk, the best
+    estimate and the candidates within tol of it, in order.  modes[ci]:
+    0 skips the instance, 1 looks only at targets with tmask set (the rest
+    is known not to win), 2 looks at everything; inst_best[ci] gets the
+    best estimate seen for the instance."""
     force = flags[0] != 0
     disk_moves = flags[1] != 0
     inst_moves = flags[2] != 0
     rest_mig = flags[3] != 0
+    has_loc = flags[4] != 0
     ncomp = len(weights)
-    best = out_best[0]
+    cap = len(buf_s) // nchunks
+    boff = chunk * cap
+    roff = chunk * SCAN_ROWS * NF
+    voff0 = chunk * SCAN_ROWS * ncomp
+    ooff = chunk * 3
+    goff = chunk * len(gcount)
+    best[chunk] = out_best[0]
     count = 0
-    cap = len(buf_s)
-    overflow = 0
-    for ci in range(len(cands)):
+    over = 0
+    per = (len(cands) + nchunks - 1) // nchunks
+    start = chunk * per
+    stop = min(len(cands), start + per)
+    for ci in range(start, stop):
+        mode = modes[ci]
+        inst_best[ci] = INF
+        if mode == 0:
+            continue
         i = cands[ci]
         ioff = i * IF
         p = int(inf[ioff + I_PNODE])
         s = int(inf[ioff + I_SNODE])
         mirror = int(inf[ioff + I_MIRROR])
+        forthcoming = inf[ioff + I_FORTH] != 0.0
+        iloc = inf[ioff + I_LOC_SCORE]
+        p_off = nf[p * NF + OFFLINE] != 0.0
+        force_p = p_off or force
         use_sec = False
         for t in range(len(targets)):
             if targets[t] == s:
                 use_sec = inst_moves
-        primary_drained = nf[p * NF + OFFLINE] != 0.0
-        for t in range(-1, len(targets)):
-            nmoves = 0
-            tdx = -1
-            if t < 0:
-                if mirror == MIRROR_INTERNAL and use_sec:
-                    moves[0] = MV_FAILOVER
-                    nmoves = 1
-            else:
+        # Failover (and the shared-storage FailoverToAny) go the long way
+        if mirror == MIRROR_INTERNAL and use_sec and mode == 2:
+            rc = move_rows(nf, inf, i, MV_FAILOVER, -1, iloc, force, peers, nnodes, ptag,
+                           ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
+                           scratch, roff + R_MOVE * NF, nodes, ooff)
+            if rc == OK:
+                for k in range(3):
+                    node_values(scratch, roff + (R_MOVE + k) * NF, svals,
+                                voff0 + (R_MOVE + k) * ncomp)
+                    voffs[ooff + k] = voff0 + (R_MOVE + k) * ncomp
+                lex = 0.0
+                if not forthcoming:
+                    lex = locexcl_delta(inf, i, p, s, nf, etag_ptr, etag_ids, loc, words,
+                                        gcount, ntags, gtmp, goff)
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, lex)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_FAILOVER, -1, inst_best)
+                over |= o
+        if mirror == MIRROR_EXTERNAL:
+            if not inst_moves:
+                continue
+            for t in range(len(targets)):
                 tdx = targets[t]
-                if tdx == p or tdx == s:
+                if tdx == p or tdx == s or (mode == 1 and tmask[t] == 0):
                     continue
-                if mirror == MIRROR_EXTERNAL:
-                    if inst_moves:
-                        moves[0] = MV_FAILOVER_ANY
-                        nmoves = 1
-                elif mirror == MIRROR_INTERNAL and disk_moves:
-                    if not inst_moves:
-                        moves[0] = MV_REPLACE_SECONDARY
-                        nmoves = 1
-                    elif rest_mig and not primary_drained:
-                        moves[0] = MV_REPLACE_SECONDARY
-                        nmoves = 1
-                    elif use_sec and not rest_mig:
-                        moves[0] = MV_REPLACE_SECONDARY
-                        moves[1] = MV_REPLACE_AND_FAILOVER
-                        moves[2] = MV_REPLACE_PRIMARY
-                        moves[3] = MV_FAILOVER_AND_REPLACE
-                        nmoves = 4
-                    elif use_sec:
-                        moves[0] = MV_REPLACE_SECONDARY
-                        moves[1] = MV_REPLACE_AND_FAILOVER
-                        moves[2] = MV_FAILOVER_AND_REPLACE
-                        nmoves = 3
-                    else:
-                        moves[0] = MV_REPLACE_SECONDARY
-                        moves[1] = MV_REPLACE_AND_FAILOVER
-                        nmoves = 2
-            for mk in range(nmoves):
-                move = moves[mk]
-                iloc_new = inf[ioff + I_LOC_SCORE]
-                if tdx >= 0:
-                    iloc_new = new_location_score(inf, i, move, tdx, loc, words)
-                rc = move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag,
-                               ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
-                               scratch, nodes)
+                rc = move_rows(nf, inf, i, MV_FAILOVER_ANY, tdx, iloc, force, peers, nnodes,
+                               ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
+                               scratch, roff + R_MOVE * NF, nodes, ooff)
                 if rc != OK:
                     continue
-                new_p = p
-                if move == MV_FAILOVER or move == MV_FAILOVER_AND_REPLACE:
-                    new_p = s
-                elif move != MV_REPLACE_SECONDARY:
-                    new_p = tdx
+                for k in range(2):
+                    node_values(scratch, roff + (R_MOVE + k) * NF, svals,
+                                voff0 + (R_MOVE + k) * ncomp)
+                    voffs[ooff + k] = voff0 + (R_MOVE + k) * ncomp
                 lex = 0.0
-                if inf[ioff + I_FORTH] == 0.0:
-                    lex = locexcl_delta(inf, i, p, new_p, nf, etag_ptr, etag_ids, loc,
-                                        words, gcount, ntags, gtmp)
-                score = approx_score(nf, vals, nodes, scratch, nvals, mean, c1, c2, cnt,
-                                     sums, kinds, weights, lex)
-                if score < best - tol:
-                    count = 0
-                if score < best:
-                    best = score
-                if score <= best + tol:
-                    if count < cap:
-                        buf_i[count] = i
-                        buf_m[count] = move
-                        buf_t[count] = tdx
-                        buf_s[count] = score
-                        count += 1
-                    else:
-                        overflow = 1
-    out_best[0] = best
-    out_count[0] = count
-    return overflow
+                if not forthcoming:
+                    lex = locexcl_delta(inf, i, p, tdx, nf, etag_ptr, etag_ids, loc, words,
+                                        gcount, ntags, gtmp, goff)
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, lex)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_FAILOVER_ANY, t, inst_best)
+                over |= o
+            continue
+        if mirror != MIRROR_INTERNAL or not disk_moves:
+            continue
+        primary_drained = p_off
+        s_off = nf[s * NF + OFFLINE] != 0.0
+        force_s = s_off or force
+        # which of r:t, r:t f, f r:t f, f r:t apply (possibleMoves)
+        do_rf = inst_moves and not (rest_mig and not primary_drained)
+        do_rp = do_rf and use_sec and not rest_mig
+        do_fr = do_rf and use_sec
+        # target-independent rows: the instance taken off both of its nodes
+        r_int_p = roff + R_INT_P * NF
+        r_int_s = roff + R_INT_S * NF
+        remove_pri(nf, p * NF, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                   dsrd, words, scratch, r_int_p)
+        remove_sec(nf, s * NF, s, inf, i, p, peers, nnodes, scratch, r_int_s)
+        node_values(scratch, r_int_p, svals, voff0 + R_INT_P * ncomp)
+        node_values(scratch, r_int_s, svals, voff0 + R_INT_S * ncomp)
+        # r:t keeps the primary, re-added (forced) with the new location score
+        rs_p_ok = add_pri(scratch, r_int_p, p, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids,
+                          -1, loc, dsrd, words, True, scratch, roff + R_RS_P * NF) == OK
+        if rs_p_ok and not has_loc:
+            node_values(scratch, roff + R_RS_P * NF, svals, voff0 + R_RS_P * ncomp)
+        # f r:t f: the secondary hosts the instance for a moment
+        mig_ps = check_migration(mig, p, rmig, s, words) == OK
+        rp_ok = False
+        if do_rp and mig_ps:
+            if add_pri(scratch, r_int_s, s, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids, 0,
+                       loc, dsrd, words, force_p, scratch, roff + R_FR_S * NF) == OK:
+                remove_pri(scratch, roff + R_FR_S * NF, s, inf, i, 0.0, ptag, ntags, etag_ptr,
+                           etag_ids, 1, loc, dsrd, words, scratch, roff + R_TMP_S * NF)
+                rp_ok = True
+        # f r:t: the secondary becomes the primary
+        fr_ok = False
+        if do_fr and mig_ps:
+            fr_ok = add_pri(scratch, r_int_s, s, inf, i, 0.0, ptag, ntags, etag_ptr,
+                            etag_ids, 0, loc, dsrd, words, force_p, scratch,
+                            roff + R_FR_S * NF) == OK
+            if fr_ok and not has_loc:
+                node_values(scratch, roff + R_FR_S * NF, svals, voff0 + R_FR_S * ncomp)
+        lex_rf = 0.0
+        for t in range(len(targets)):
+            tdx = targets[t]
+            if tdx == p or tdx == s or (mode == 1 and tmask[t] == 0):
+                continue
+            toff = tdx * NF
+            # r:t (ReplaceSecondary)
+            if add_sec(nf, toff, tdx, inf, i, p, peers, nnodes, False, force_s, scratch,
+                       roff + R_SEC_P * NF) == OK and rs_p_ok:
+                if has_loc:
+                    add_pri(scratch, r_int_p, p, inf, i,
+                            float(popcount_and(loc, p * words, loc, tdx * words, words)),
+                            ptag, ntags, etag_ptr, etag_ids, -1, loc, dsrd, words, True,
+                            scratch, roff + R_RS_P * NF)
+                    node_values(scratch, roff + R_RS_P * NF, svals, voff0 + R_RS_P * ncomp)
+                node_values(scratch, roff + R_SEC_P * NF, svals, voff0 + R_SEC_P * ncomp)
+                nodes[ooff] = tdx
+                voffs[ooff] = voff0 + R_SEC_P * ncomp
+                nodes[ooff + 1] = p
+                voffs[ooff + 1] = voff0 + R_RS_P * ncomp
+                nodes[ooff + 2] = s
+                voffs[ooff + 2] = voff0 + R_INT_S * ncomp
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, 0.0)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_REPLACE_SECONDARY, t, inst_best)
+                over |= o
+            if not do_rf:
+                continue
+            iloc_t = 0.0
+            if has_loc:
+                iloc_t = float(popcount_and(loc, p * words, loc, tdx * words, words))
+            if not forthcoming:
+                lex_rf = locexcl_delta(inf, i, p, tdx, nf, etag_ptr, etag_ids, loc, words,
+                                       gcount, ntags, gtmp, goff)
+            # r:t f (ReplaceAndFailover): primary t (soft checks unless forced)
+            if check_migration(mig, p, rmig, tdx, words) == OK:
+                if add_pri(nf, toff, tdx, inf, i, iloc_t, ptag, ntags, etag_ptr, etag_ids, 0,
+                           loc, dsrd, words, force, scratch, roff + R_PRI_F * NF) == OK and \
+                        add_sec(scratch, r_int_p, p, inf, i, tdx, peers, nnodes, False,
+                                force_s, scratch, roff + R_RF_P * NF) == OK:
+                    node_values(scratch, roff + R_PRI_F * NF, svals, voff0 + R_PRI_F * ncomp)
+                    node_values(scratch, roff + R_RF_P * NF, svals, voff0 + R_RF_P * ncomp)
+                    nodes[ooff] = tdx
+                    voffs[ooff] = voff0 + R_PRI_F * ncomp
+                    nodes[ooff + 1] = p
+                    voffs[ooff + 1] = voff0 + R_RF_P * ncomp
+                    nodes[ooff + 2] = s
+                    voffs[ooff + 2] = voff0 + R_INT_S * ncomp
+                    score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums,
+                                         kinds, weights, lex_rf)
+                    count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                       buf_s, boff, ci, MV_REPLACE_AND_FAILOVER, t, inst_best)
+                    over |= o
+            # f r:t f (ReplacePrimary)
+            if rp_ok and check_migration(mig, s, rmig, tdx, words) == OK:
+                iloc_rp = 0.0
+                if has_loc:
+                    iloc_rp = float(popcount_and(loc, s * words, loc, tdx * words, words))
+                if add_pri(nf, toff, tdx, inf, i, iloc_rp, ptag, ntags, etag_ptr, etag_ids,
+                           0, loc, dsrd, words, force_p, scratch,
+                           roff + R_PRI_FP * NF) == OK and \
+                        add_sec(scratch, roff + R_TMP_S * NF, s, inf, i, tdx, peers, nnodes,
+                                False, force_p, scratch, roff + R_RP_S * NF) == OK:
+                    node_values(scratch, roff + R_PRI_FP * NF, svals,
+                                voff0 + R_PRI_FP * ncomp)
+                    node_values(scratch, roff + R_RP_S * NF, svals, voff0 + R_RP_S * ncomp)
+                    nodes[ooff] = tdx
+                    voffs[ooff] = voff0 + R_PRI_FP * ncomp
+                    nodes[ooff + 1] = p
+                    voffs[ooff + 1] = voff0 + R_INT_P * ncomp
+                    nodes[ooff + 2] = s
+                    voffs[ooff + 2] = voff0 + R_RP_S * ncomp
+                    score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums,
+                                         kinds, weights, lex_rf)
+                    count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                       buf_s, boff, ci, MV_REPLACE_PRIMARY, t, inst_best)
+                    over |= o
+            # f r:t (FailoverAndReplace)
+            if fr_ok and add_sec(nf, toff, tdx, inf, i, s, peers, nnodes, False, force_p,
+                                 scratch, roff + R_SEC_S * NF) == OK:
+                if has_loc:
+                    add_pri(scratch, r_int_s, s, inf, i,
+                            float(popcount_and(loc, s * words, loc, tdx * words, words)),
+                            ptag, ntags, etag_ptr, etag_ids, 0, loc, dsrd, words, force_p,
+                            scratch, roff + R_FR_S * NF)
+                    node_values(scratch, roff + R_FR_S * NF, svals, voff0 + R_FR_S * ncomp)
+                node_values(scratch, roff + R_SEC_S * NF, svals, voff0 + R_SEC_S * ncomp)
+                nodes[ooff] = tdx
+                voffs[ooff] = voff0 + R_SEC_S * ncomp
+                nodes[ooff + 1] = s
+                voffs[ooff + 1] = voff0 + R_FR_S * ncomp
+                nodes[ooff + 2] = p
+                voffs[ooff + 2] = voff0 + R_INT_P * ncomp
+                lex = 0.0
+                if not forthcoming:
+                    lex = locexcl_delta(inf, i, p, s, nf, etag_ptr, etag_ids, loc, words,
+                                        gcount, ntags, gtmp, goff)
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, lex)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_FAILOVER_AND_REPLACE, t, inst_best)
+                over |= o
+    out_count[chunk] = count
+    out_over[chunk] = over
+
+
+def scan_moves(nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds,
+               weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig,
+               rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s, out_count,
+               out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask, inst_best):
+    """scan_chunk over all chunks (in parallel once compiled)."""
+    for chunk in prange(nchunks):
+        scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums,
+                   kinds, weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc,
+                   dsrd, words, mig, rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t,
+                   buf_s, out_count, out_over, scratch, svals, gtmp, nodes, voffs, best, modes,
+                   tmask, inst_best)
+
+
+def drift_bounds(inf, cands, modes, lbound, pvar, psum, cvar, csum, pdev, n, scales,
+                 shift, kinds, weights, tol):
+    """Lower bounds, for the instances in mode 1, of how much any of their
+    moves (which involve none of the nodes that changed) can have gained
+    since the last step: the cluster statistics moved (from pvar/psum to
+    cvar/csum per component), so every score moved, by an amount bounded
+    from the instance's size.  Adds it to lbound[ci]."""
+    s_mem = scales[0]
+    s_dsk = scales[1]
+    s_spn = scales[2]
+    s_cpu = scales[3]
+    s_hispn = scales[4]
+    s_prem = scales[5]
+    for ci in range(len(cands)):
+        if modes[ci] != 1:
+            continue
+        off = cands[ci] * IF
+        mem = inf[off + I_MEMORY]
+        spn = inf[off + I_TOT_SPN]
+        if spn < 1.0:
+            spn = 1.0
+        dsk = inf[off + I_DSK] * s_dsk
+        if spn * s_spn > dsk:
+            dsk = spn * s_spn
+        drift = shift
+        for c in range(len(kinds)):
+            if kinds[c] != 0:
+                continue
+            if c == 0 or c == 13:
+                delta = mem * s_mem
+            elif c == 1 or c == 14:
+                delta = dsk
+            elif c == 3:
+                delta = s_prem + mem * s_mem
+            elif c == 6 or c == 15:
+                delta = inf[off + I_VCPUS] * s_cpu
+            elif c == 7:
+                delta = abs(inf[off + I_UTIL_C])
+            elif c == 8:
+                delta = abs(inf[off + I_UTIL_M])
+            elif c == 9:
+                delta = abs(inf[off + I_UTIL_D])
+            elif c == 10:
+                delta = abs(inf[off + I_UTIL_N])
+            else:
+                delta = inf[off + I_SPINDLE_USE] * s_hispn
+            x = (cvar[c] - pvar[c]) - 6.0 * abs(csum[c] - psum[c]) * delta / (n * n)
+            if x < 0.0:
+                v = pvar[c] - 3.0 * delta * (2.0 * pdev[c] + delta) / n \
+                    - (3.0 * delta / n) * (3.0 * delta / n)
+                if v < -x:
+                    v = -x
+                drift += weights[c] * (math.sqrt(v + x) - math.sqrt(v))
+        lbound[ci] += drift - tol
+
+
+prange = range      # numba.prange in the compiled copy (htools.jit)

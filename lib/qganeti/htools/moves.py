@@ -34,7 +34,7 @@ def move_rows(cl, i, move, tdx, force, scratch):
         iloc_new = kernels.new_location_score(cl.inf, i, move, tdx, cl.loc, cl.words)
     rc = kernels.move_rows(cl.nf, cl.inf, i, move, tdx, iloc_new, force, cl.peers,
                            cl.nnodes, cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc,
-                           cl.dsrd, cl.words, cl.mig, cl.rmig, scratch.rows, scratch.nodes)
+                           cl.dsrd, cl.words, cl.mig, cl.rmig, scratch.rows, 0, scratch.nodes, 0)
     if rc != OK:
         return rc, iloc_new, []
     out = []
