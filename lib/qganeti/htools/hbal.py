@@ -69,6 +69,9 @@ def load_cluster(prog, opts):
     if opts.master:
         raise Fatal("failed to load data, aborting: the RAPI backend (-m) is not "
                     "available yet in qganeti")
+    if getattr(opts, "simulate", None):
+        raise Fatal("failed to load data, aborting: simulated clusters (--simulate) are not "
+                    "available yet in qganeti")
     if opts.luxi is not None:
         raise Fatal("failed to load data, aborting: the LUXI backend (-L) is not "
                     "available yet in qganeti")
