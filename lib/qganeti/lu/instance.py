@@ -250,32 +250,16 @@ def drop_instance(ctx, uuid, disk_uuids):
 
 
 def choose_node(ctx, cfg, op, group_uuid=None):
-    """The primary node when none is given (-I or the cluster's default).
-
-    The iallocator protocol comes with the htools; until then the online,
-    undrained vm_capable node (of the group, if one is named) with the most
-    free memory is chosen, and the job log says so.
-    """
+    """The primary node when none is given: the iallocator's choice (-I, or
+    the cluster's default allocator, hail)."""
+    from qganeti import iallocator
     name = op.get("iallocator") or cfg["cluster"].get("default_iallocator") or "hail"
-    candidates = [uuid for uuid, node in sorted(cfg["nodes"].items())
-                  if node.get("vm_capable", True) and not node.get("offline")
-                  and not node.get("drained")
-                  and (group_uuid is None or node.get("group") == group_uuid)]
-    if not candidates:
-        raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': no suitable"
-                                   " node" % name, errors.ECODE_NORES)
-    best = candidates[0]
-    if len(candidates) > 1:
-        free = {}
-        for uuid in candidates:
-            try:
-                free[uuid] = iu.node_info(ctx, uuid).get("mfree", 0)
-            except errors.OpPrereqError:
-                free[uuid] = -1
-        best = max(candidates, key=lambda u: free[u])
+    template, disks = _check_disk_args(op, cfg)
+    nodes = iallocator.allocate(ctx, cfg, name, op, template, disks, group_uuid)
     ctx.log_info("Selected nodes for instance %s via iallocator %s: %s"
-                 % (op["instance_name"], name, cfg["nodes"][best]["name"]))
-    return best
+                 % (op["instance_name"], name,
+                    ", ".join(cfg["nodes"][uuid]["name"] for uuid in nodes)))
+    return nodes[0]
 
 
 class Create(iu.InstanceHooks):

@@ -1,0 +1,812 @@
+"""Placing instances: hail's allocate, relocate, node-evacuate,
+change-group, multi-allocate and allocate-secondary (Ganeti 3.0.2's
+Cluster, AllocationSolution, Evacuate, GlobalN1 and Dedicated modules).
+
+Candidates are scored the way Ganeti scores them (pairs with its
+incremental statistics, single nodes and evacuations with a full
+recomputation), ties go to the candidate Ganeti prefers, and the
+global N+1 capacity check is Ganeti's.
+"""
+
+import copy
+
+from qganeti.htools import kernels, metrics, moves
+from qganeti.htools import consts as C
+from qganeti.htools.cluster import add_instance
+from qganeti.htools.consts import (
+    FAIL_NAMES, IF, I_DT, I_FORTH, I_LOCAL, I_LOC_SCORE, I_MEMORY, I_MIRROR, I_PNODE,
+    I_SEC_MEM, I_SNODE, MIRROR_EXTERNAL, MIRROR_INTERNAL, MIRROR_NONE, NF, NO_NODE, OK,
+    OFFLINE)
+from qganeti.htools.hsfmt import fixed
+
+
+class AllocError(Exception):
+    """A Ganeti `fail`: the request fails with this text."""
+
+
+class Options:
+    def __init__(self, ignore_soft_errors=False, capacity=True, restrict_to=None,
+                 accept_existing=False):
+        self.ignore_soft_errors = ignore_soft_errors
+        self.capacity = capacity
+        self.restrict_to = restrict_to
+        self.accept_existing = accept_existing
+
+
+class Alloc:
+    """One way of placing an instance: its nodes, their new rows, score."""
+
+    def __init__(self, nodes, rows, score, iloc):
+        self.nodes = nodes
+        self.rows = rows
+        self.score = score
+        self.iloc = iloc
+
+
+class Solution:
+    """AllocationSolution: failures, successes, the best one, log lines."""
+
+    def __init__(self, failures=None, allocs=0, best=None, log=None):
+        self.failures = failures or []
+        self.allocs = allocs
+        self.best = best
+        self.log = log or []
+
+
+def _better(a, b):
+    """bestAllocElement: b unless a is strictly better."""
+    if b is None:
+        return a
+    if a is None:
+        return b
+    return a if a.score < b.score else b
+
+
+def sum_allocs(a, b):
+    return Solution(b.failures + a.failures, a.allocs + b.allocs, _better(a.best, b.best),
+                    b.log + a.log)
+
+
+def collapse(failures):
+    return [(code, failures.count(code)) for code in range(1, len(FAIL_NAMES) + 1)]
+
+
+def describe(sol, fmt):
+    reasons = ", ".join("%s: %d" % (FAIL_NAMES[code - 1], count)
+                        for code, count in collapse(sol.failures) if count > 0)
+    if sol.best is None:
+        return "No valid allocation solutions, failure reasons: " + (
+            reasons if sol.failures else "unknown reasons")
+    return "score: %s, successes %d, failures %d (%s) for node(s) %s" % (
+        fmt(sol.best.score), sol.allocs, len(sol.failures), reasons,
+        "/".join(sol.best.node_names))
+
+
+def annotate(sol, fmt=lambda score: fixed(score, 8)):
+    sol.log = [describe(sol, fmt)] + sol.log
+    return sol
+
+
+def collection_to_solution(fails, oks, is_good):
+    """AllocationSolution.collectionToSolution: successes by score (ties:
+    the later candidate first); those failing is_good before the first
+    good one count as FailN1."""
+    ordered = sorted(reversed(oks), key=lambda a: a.score)
+    dropped = 0
+    best = None
+    for alloc in ordered:
+        if is_good(alloc):
+            best = alloc
+            break
+        dropped += 1
+    return Solution([C.FAIL_N1] * dropped + list(reversed(fails)), len(oks) - dropped, best)
+
+
+# -- policies -----------------------------------------------------------------
+
+def _compare_spec(which, rec, spec, excl):
+    """Instance.instCompareISpec: which = -1 (must not be below) or 1
+    (must not be above)."""
+    def cmp(a, b):
+        return (a > b) - (a < b)
+    mem, cpu, dsize, dcount, _, su = spec
+    if cmp(rec.mem, mem) == which:
+        return C.FAIL_MEM
+    if any(cmp(size, dsize) == which for size, _ in rec.disks):
+        return C.FAIL_DISK
+    if cmp(rec.vcpus, cpu) == which:
+        return C.FAIL_CPU
+    if excl:
+        total = rec.total_spindles()
+        if total is None or cmp(total, su) == which:
+            return C.FAIL_SPINDLES
+    elif cmp(rec.spindle_use, su) == which:
+        return C.FAIL_SPINDLES
+    if rec.dt != C.DT_DISKLESS and cmp(len(rec.disks), dcount) == which:
+        return C.FAIL_DISKCOUNT
+    return OK
+
+
+def policy_check(cl, rec, node):
+    """Instance.instMatchesPolicy against the node's group policy."""
+    pol = cl.groups[cl.node_group(node)].ipolicy
+    excl = bool(cl.nf[node * NF + C.EXCL])
+    result = OK
+    if pol.minmax:
+        result = C.FAIL_INTERNAL
+        for lo, hi in reversed(pol.minmax):
+            if result == OK:
+                break
+            result = _compare_spec(-1, rec, lo, excl) or _compare_spec(1, rec, hi, excl)
+    if result != OK:
+        return result
+    if rec.dt not in pol.templates:
+        return C.FAIL_DISK
+    return OK
+
+
+# -- allocating on nodes ------------------------------------------------------
+
+def _node_map_after_add(cl, n, i):
+    counts = cl.rtag[n * cl.ntags:(n + 1) * cl.ntags]
+    if not cl.inf[i * IF + I_FORTH]:
+        for j in range(cl.etag_ptr[i], cl.etag_ptr[i + 1]):
+            counts[cl.etag_ids[j]] += 1
+    return counts
+
+
+def allocate_on_pair(cl, stats, i, p, s, force):
+    rec = cl.instrecs[i]
+    rc = policy_check(cl, rec, p)
+    if rc != OK:
+        return rc
+    iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
+    prow = [0.0] * NF
+    srow = [0.0] * NF
+    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force, prow, 0)
+    if rc != OK:
+        return rc
+    rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes, False, False,
+                         srow, 0)
+    if rc != OK:
+        return rc
+    pmap_old = metrics.instance_map(cl, p)
+    pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
+    smap = metrics.instance_map(cl, s)
+    new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
+                               pmap_new, not cl.nf[p * NF + OFFLINE])
+    new = metrics.update_stats(new, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
+                               not cl.nf[s * NF + OFFLINE])
+    return Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new), iloc)
+
+
+def allocate_on_single(cl, nodes, i, p, force):
+    rec = cl.instrecs[i]
+    rc = policy_check(cl, rec, p)
+    if rc != OK:
+        return rc
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    prow = [0.0] * NF
+    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force, prow, 0)
+    if rc != OK:
+        return rc
+    score = metrics.comp_cv(cl, nodes, {p: prow}, {p: _node_map_after_add(cl, p, i)})
+    return Alloc([p], [(p, prow)], score, iloc)
+
+
+def place(cl, i, alloc, journal=None):
+    """Make an allocation real: the instance lands on alloc.nodes."""
+    p = alloc.nodes[0]
+    s = alloc.nodes[1] if len(alloc.nodes) > 1 else NO_NODE
+    if journal is not None:
+        for n in alloc.nodes:
+            journal.node(n)
+        journal.inst(i)
+    for n, row in alloc.rows:
+        cl.nf[n * NF:(n + 1) * NF] = row
+    moves._add_pri(cl, p, i)
+    if s != NO_NODE:
+        moves._add_sec(cl, s, i, p)
+    cl.inf[i * IF + I_PNODE] = float(p)
+    cl.inf[i * IF + I_SNODE] = float(s)
+    cl.inf[i * IF + I_LOC_SCORE] = alloc.iloc
+    if journal is None and cl.instrecs[i].pnode == NO_NODE:
+        rec = cl.instrecs[i] = copy.copy(cl.instrecs[i])
+        rec.pnode, rec.snode = p, s
+
+
+def try_alloc(cl, nodes, i, alloc_nodes, opts):
+    """Cluster.tryAlloc on the given nodes (a group): Solution."""
+    kind, targets = alloc_nodes
+    force = opts.ignore_soft_errors
+
+    def is_good(alloc):
+        if not opts.capacity:
+            return True
+        journal = moves.Journal(cl)
+        place(cl, i, alloc, journal)
+        try:
+            return redundant(cl, nodes, opts)
+        finally:
+            journal.restore()
+    if kind == 2:
+        if not targets:
+            raise AllocError("Not enough online nodes")
+        stats = metrics.cluster_stats(cl, nodes)
+        total = Solution()
+        for p, secondaries in targets:
+            fails, oks = [], []
+            for s in secondaries:
+                result = allocate_on_pair(cl, stats, i, p, s, force)
+                (oks if isinstance(result, Alloc) else fails).append(result)
+            total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
+    else:
+        if not targets:
+            raise AllocError("No online nodes")
+        fails, oks = [], []
+        for p in targets:
+            result = allocate_on_single(cl, nodes, i, p, force)
+            (oks if isinstance(result, Alloc) else fails).append(result)
+        total = collection_to_solution(fails, oks, is_good)
+    if total.best is not None:
+        total.best.node_names = [cl.noderecs[n].name for n in total.best.nodes]
+    return annotate(total)
+
+
+def gen_alloc_nodes(cl, nodes, count, opts, drop_unallocable=False):
+    """Cluster.genAllocNodes: (1, [node]) or (2, [(primary, [secondary])])."""
+    online = [n for n in nodes if not cl.nf[n * NF + OFFLINE]]
+    if drop_unallocable:
+        online = [n for n in online if cl.groups[cl.node_group(n)].allocable]
+    if opts.restrict_to is not None:
+        online = [n for n in online if cl.noderecs[n].name in opts.restrict_to]
+    if count == 1:
+        return 1, online
+    if count == 2:
+        pairs = [(p, [s for s in online if s != p and cl.node_group(s) == cl.node_group(p)])
+                 for p in online]
+        return 2, [(p, ss) for p, ss in pairs if ss]
+    raise AllocError("Unsupported number of nodes, only one or two  supported")
+
+
+def split_cluster(cl):
+    """ClusterUtils.splitCluster: [(group, nodes, instances)] for groups
+    that have nodes."""
+    out = []
+    for gdx in sorted(set(cl.node_group(n) for n in range(cl.nnodes))):
+        nodes = [n for n in range(cl.nnodes) if cl.node_group(n) == gdx]
+        members = set(nodes)
+        insts = [k for k in range(cl.ninsts) if cl.inst_pnode(k) in members]
+        out.append((gdx, nodes, insts))
+    return out
+
+
+def has_networks(cl, gdx, i):
+    return all(net is None or net in cl.groups[gdx].networks
+               for net in cl.instrecs[i].nics)
+
+
+def group_description(cl, gdx, result):
+    grp = cl.groups[gdx]
+    if isinstance(result, Solution):
+        return ["Group %s (%s): %s" % (grp.name, C.ALLOC_POLICIES[grp.policy], line)
+                for line in result.log]
+    return ["Group %s: error %s" % (grp.name, result)]
+
+
+def find_allocation(cl, gdx, i, count, opts):
+    """Cluster.findAllocation: (Solution, description lines)."""
+    nodes = [n for n in range(cl.nnodes) if cl.node_group(n) == gdx]
+    if not has_networks(cl, gdx, i):
+        raise AllocError("The group %s is not connected to a network required by instance "
+                         "%s" % (cl.groups[gdx].name, cl.instrecs[i].name))
+    sol = try_alloc(cl, nodes, i, gen_alloc_nodes(cl, nodes, count, opts), opts)
+    return sol, group_description(cl, gdx, sol)
+
+
+def find_best_group(cl, i, count, opts, allowed=None):
+    """Cluster.findBestAllocGroup: (group, Solution, messages)."""
+    groups = split_cluster(cl)
+    if allowed is not None:
+        groups = [g for g in groups if g[0] in allowed]
+    msgs, valid = [], []
+    for group in groups:
+        if has_networks(cl, group[0], i):
+            valid.append(group)
+        else:
+            msgs.append("group %s is not connected to a network required by instance %s"
+                        % (cl.groups[group[0]].name, cl.instrecs[i].name))
+    results = []
+    for gdx, nodes, _ in valid:
+        try:
+            # scored (and capacity-checked) over the whole cluster, as Ganeti does
+            result = try_alloc(cl, list(range(cl.nnodes)), i,
+                               gen_alloc_nodes(cl, nodes, count, opts), opts)
+        except AllocError as exc:
+            result = str(exc)
+        results.append((gdx, result))
+        msgs.extend(group_description(cl, gdx, result))
+    good = [(gdx, sol) for gdx, sol in reversed(results)
+            if isinstance(sol, Solution) and sol.best is not None
+            and cl.groups[gdx].allocable]
+    good.sort(key=lambda gs: (cl.groups[gs[0]].policy, gs[1].best.score))
+    if not good:
+        if not groups:
+            raise AllocError("no groups for evacuation: allowed groups was %s, all groups: "
+                             "[%s]" % ("Nothing" if allowed is None else "Just [%s]"
+                                       % ",".join(map(str, allowed)),
+                                       ",".join(show_group(cl, g) for g, _, _ in
+                                                split_cluster(cl))))
+        raise AllocError(", ".join(msgs))
+    return good[0][0], good[0][1], msgs
+
+
+def show_group(cl, gdx):
+    """Haskell `show` of a Group record."""
+    from qganeti.htools.hbal import show_ipolicy
+    from qganeti.htools.hsfmt import show_string, show_string_list
+    grp = cl.groups[gdx]
+    policy = ["AllocPreferred", "AllocLastResort", "AllocUnallocable"][grp.policy]
+    return ("Group {name = %s, uuid = %s, idx = %d, allocPolicy = %s, networks = %s, "
+            "iPolicy = %s, allTags = %s}" % (show_string(grp.name), show_string(grp.uuid),
+                                             gdx, policy, show_string_list(grp.networks),
+                                             show_ipolicy(grp.ipolicy),
+                                             show_string_list(grp.tags)))
+
+
+def try_mg_alloc(cl, i, count, opts):
+    gdx, sol, msgs = find_best_group(cl, i, count, opts)
+    sol.log = ["Selected group: " + cl.groups[gdx].name] + msgs
+    return sol
+
+
+def try_group_alloc(cl, group_name, i, count, opts):
+    gdx = _group_by_name(cl, group_name)
+    sol, msgs = find_allocation(cl, gdx, i, count, opts)
+    sol.log = msgs
+    return sol
+
+
+def _group_by_name(cl, name):
+    matches = [g for g, grp in enumerate(cl.groups) if name in (grp.name, grp.uuid)]
+    if len(matches) != 1:
+        raise AllocError("Wrong number of elems found with name " + name)
+    return matches[0]
+
+
+# -- global N+1 capacity (GlobalN1) ------------------------------------------
+
+def can_evacuate(cl, n, opts):
+    """GlobalN1.canEvacuateNode: fail over the node's DRBD primaries, move
+    its other movable primaries away, re-create the rest elsewhere."""
+    journal = moves.Journal(cl)
+    scratch = moves.Scratch()
+    try:
+        plist = list(cl.plist[n])
+        drbd = [i for i in plist if cl.inf[i * IF + I_DT] == C.DT_DRBD]
+        others = [i for i in plist if cl.inf[i * IF + I_DT] != C.DT_DRBD]
+        for i in drbd:
+            # hard moves: soft errors are ignored
+            rc, _ = moves.apply_logged(cl, i, C.MV_FAILOVER, -1, True, journal, scratch)
+            if rc != OK:
+                return False
+        grp = cl.node_group(n)
+        escape = [k for k in range(cl.nnodes) if k != n and cl.node_group(k) == grp]
+        shared = [i for i in others if int(cl.inf[i * IF + I_DT]) in C.MOVABLE]
+        fixed_ = [i for i in others if int(cl.inf[i * IF + I_DT]) not in C.MOVABLE]
+        evac_opts = Options(ignore_soft_errors=True)
+        for i in shared:
+            try:
+                evac_one_node(cl, i, grp, escape, evac_opts, journal)
+            except AllocError:
+                return False
+        fixed_.sort(key=lambda i: -cl.inf[i * IF + I_MEMORY])
+        group_nodes = [k for k in range(cl.nnodes) if cl.node_group(k) == grp]
+        for i in fixed_:
+            oks = []
+            for p in escape:
+                result = allocate_on_single(cl, group_nodes, i, p, True)
+                if isinstance(result, Alloc):
+                    oks.append(result)
+            sol = collection_to_solution([], oks, lambda a: True)
+            if sol.best is None:
+                return False
+            for node, row in sol.best.rows:
+                journal.node(node)
+                cl.nf[node * NF:(node + 1) * NF] = row
+                moves._tags(cl, node, i, cl.ptag, 1)
+                if not cl.inf[i * IF + I_FORTH]:
+                    moves._tags(cl, node, i, cl.rtag, 1)
+        return True
+    finally:
+        journal.restore()
+
+
+def redundant(cl, nodes, opts):
+    """GlobalN1.redundant: every node (online ones, when existing
+    violations are accepted) can be evacuated."""
+    for n in nodes:
+        if opts.accept_existing and cl.nf[n * NF + OFFLINE]:
+            continue
+        if not can_evacuate(cl, n, opts):
+            return False
+    return True
+
+
+# -- evacuation ---------------------------------------------------------------
+
+def group_score(cl, gdx):
+    return metrics.comp_cv(cl, [n for n in range(cl.nnodes) if cl.node_group(n) == gdx])
+
+
+def evac_one_node(cl, i, gdx, avail, opts, journal=None):
+    """Evacuate.evacOneNodeOnly: the best new secondary (DRBD) or primary
+    (shared storage); applies it and returns the move and target."""
+    mirror = int(cl.inf[i * IF + I_MIRROR])
+    if mirror == MIRROR_NONE:
+        raise AllocError("Can't relocate/evacuate non-mirrored instances")
+    move = C.MV_REPLACE_SECONDARY if mirror == MIRROR_INTERNAL else C.MV_FAILOVER_ANY
+    best = None
+    failures = ""
+    scratch = moves.Scratch()
+    for ndx in avail:
+        rc, iloc, rows = moves.move_rows(cl, i, move, ndx, opts.ignore_soft_errors, scratch)
+        if rc != OK:
+            if best is None:
+                failures += " Node %s failed: %s;" % (cl.noderecs[ndx].name,
+                                                     FAIL_NAMES[rc - 1])
+            continue
+        trial = moves.Journal(cl)
+        for n in cl.inst_nodes(i) + [ndx]:
+            trial.node(n)
+        trial.inst(i)
+        moves.commit(cl, i, move, ndx, rows, iloc)
+        score = group_score(cl, gdx)
+        trial.restore()
+        if best is None or not best[0] < score:
+            best = (score, ndx, rows, iloc)
+    if best is None:
+        raise AllocError("Can't find any good node: " + failures)
+    _, ndx, rows, iloc = best
+    if journal is not None:
+        for n in cl.inst_nodes(i) + [ndx]:
+            journal.node(n)
+        journal.inst(i)
+    moves.commit(cl, i, move, ndx, rows, iloc)
+    return [(move, ndx)]
+
+
+def _apply_or_fail(cl, i, move, tdx, opts, what):
+    rc, _ = moves.apply(cl, i, move, tdx, opts.ignore_soft_errors)
+    if rc != OK:
+        raise AllocError("%s: %s" % (what, FAIL_NAMES[rc - 1]) if what
+                         else FAIL_NAMES[rc - 1])
+
+
+def evac_drbd_all(cl, i, gdx, pairs, opts):
+    """The ChangeAll evacuation of a DRBD instance: for every (primary,
+    secondary) pair, r:p f r:s (after a failover off an offline primary);
+    keeps the best group score."""
+    best = None
+    error = "no nodes available"
+    for t_pdx, t_sdx in pairs:
+        journal = moves.Journal(cl)
+        steps = []
+        try:
+            for n in cl.inst_nodes(i) + [t_pdx, t_sdx]:
+                journal.node(n)
+            journal.inst(i)
+            if cl.nf[cl.inst_pnode(i) * NF + OFFLINE]:
+                for n in cl.inst_nodes(i):
+                    journal.node(n)
+                _apply_or_fail(cl, i, C.MV_FAILOVER, -1, opts, "Failing over to the secondary")
+                steps.append((C.MV_FAILOVER, -1))
+            for move, tdx, what in ((C.MV_REPLACE_SECONDARY, t_pdx,
+                                     "Changing secondary to new primary"),
+                                    (C.MV_FAILOVER, -1, "Failing over to new primary"),
+                                    (C.MV_REPLACE_SECONDARY, t_sdx,
+                                     "Changing secondary to final secondary")):
+                for n in cl.inst_nodes(i) + [tdx]:
+                    journal.node(n)
+                _apply_or_fail(cl, i, move, tdx, opts, what)
+                steps.append((move, tdx))
+            score = group_score(cl, gdx)
+            if best is None or not best[0] < score:
+                best = (score, (t_pdx, t_sdx), steps)
+        except AllocError as exc:
+            if best is None:
+                error = "Allocation failed: %s" % exc
+        finally:
+            journal.restore()
+    if best is None:
+        raise AllocError("Can't find any good nodes for relocation: " + error)
+    for move, tdx in best[2]:
+        _apply_or_fail(cl, i, move, tdx, opts, "")
+    return best[2]
+
+
+def node_evac_instance(cl, i, mode, gdx, avail, opts):
+    """Evacuate.nodeEvacInstance: apply the evacuation, return the moves."""
+    dt = int(cl.inf[i * IF + I_DT])
+    if dt == C.DT_PLAIN:
+        raise AllocError("Instances of type plain cannot be relocated")
+    if dt == C.DT_FILE:
+        raise AllocError("Instances of type file cannot be relocated")
+    if dt != C.DT_DRBD:
+        if mode == "secondary-only":
+            raise AllocError("Instances with disk template '%s' can't execute change "
+                             "secondary" % C.DISK_TEMPLATES[dt])
+        return evac_one_node(cl, i, gdx, avail, opts)
+    if mode == "primary-only":
+        _apply_or_fail(cl, i, C.MV_FAILOVER, -1, opts, "")
+        return [(C.MV_FAILOVER, -1)]
+    if mode == "secondary-only":
+        return evac_one_node(cl, i, gdx, avail, opts)
+    pairs = [(p, s) for p in avail for s in avail if p != s]
+    return evac_drbd_all(cl, i, gdx, pairs, opts)
+
+
+def nodes_to_evacuate(cl, idxs, mode):
+    out = set()
+    for i in idxs:
+        p, s = cl.inst_pnode(i), cl.inst_snode(i)
+        drbd = cl.inf[i * IF + I_DT] == C.DT_DRBD
+        if mode in ("primary-only", "all"):
+            out.add(p)
+        if mode in ("secondary-only", "all") and drbd:
+            out.add(s)
+    out.discard(NO_NODE)
+    return out
+
+
+def try_node_evac(cl, idxs, mode, opts):
+    """Evacuate.tryNodeEvac: (moved, failed, jobs)."""
+    excluded = nodes_to_evacuate(cl, idxs, mode) | set(
+        n for n in range(cl.nnodes) if cl.nf[n * NF + OFFLINE])
+    groups = {gdx: nodes for gdx, nodes, _ in split_cluster(cl)}
+    initial = [(cl.inst_pnode(i), i) for i in idxs]
+    moved, failed, jobs = [], [], []
+    for pdx, i in initial:
+        gdx = cl.node_group(pdx)
+        avail = [n for n in groups[gdx] if n not in excluded and n != pdx]
+        _evac_record(cl, i, moved, failed, jobs,
+                     lambda: node_evac_instance(cl, i, mode, gdx, avail, opts))
+    return moved, failed, jobs
+
+
+def _evac_record(cl, i, moved, failed, jobs, action):
+    try:
+        steps = action()
+    except AllocError as exc:
+        failed.append((i, str(exc)))
+        return
+    gdx = cl.node_group(cl.inst_pnode(i))
+    moved.append((i, gdx, cl.inst_nodes(i)))
+    jobs.append([op for move, tdx in steps for op in opcodes(cl, i, move, tdx)])
+
+
+def try_change_group(cl, idxs, gdxs, opts):
+    """Cluster.tryChangeGroup: move instances to the best other group."""
+    evac_groups = []
+    for i in idxs:
+        g = cl.node_group(cl.inst_pnode(i))
+        if g not in evac_groups:
+            evac_groups.append(g)
+    targets = [g for g in (gdxs or list(range(len(cl.groups)))) if g not in evac_groups]
+    offline = set(n for n in range(cl.nnodes) if cl.nf[n * NF + OFFLINE])
+    groups = {gdx: nodes for gdx, nodes, _ in split_cluster(cl)}
+    moved, failed, jobs = [], [], []
+    for i in idxs:
+        def action(i=i):
+            count = 2 if cl.inf[i * IF + I_DT] == C.DT_DRBD else 1
+            gdx, _, _ = find_best_group(cl, i, count, opts, targets)
+            if gdx not in groups:
+                raise AllocError("Can't find group with index %d" % gdx)
+            avail = [n for n in groups[gdx] if n not in offline]
+            return node_evac_instance(cl, i, "all", gdx, avail, Options())
+        _evac_record(cl, i, moved, failed, jobs, action)
+    return moved, failed, jobs
+
+
+def opcodes(cl, i, move, tdx):
+    """ClusterUtils.iMoveToJob: the opcodes (JSON) that perform a move."""
+    name = cl.instrecs[i].name
+    forth = bool(cl.inf[i * IF + I_FORTH])
+
+    def failover(target=None):
+        if forth:
+            op = {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": name,
+                  "shutdown_timeout": 120, "ignore_consistency": False}
+            if target is not None:
+                op["target_node"] = cl.noderecs[target].name
+            op.update({"ignore_ipolicy": False, "cleanup": False})
+            return op
+        op = {"OP_ID": "OP_INSTANCE_MIGRATE", "instance_name": name}
+        if target is not None:
+            op["target_node"] = cl.noderecs[target].name
+        op.update({"allow_runtime_changes": False, "ignore_ipolicy": False, "cleanup": False,
+                   "allow_failover": True, "ignore_hvversions": True})
+        return op
+
+    def replace(node):
+        return {"OP_ID": "OP_INSTANCE_REPLACE_DISKS", "instance_name": name,
+                "early_release": False, "ignore_ipolicy": False,
+                "mode": "replace_new_secondary", "disks": [],
+                "remote_node": cl.noderecs[node].name}
+    if move == C.MV_FAILOVER:
+        return [failover()]
+    if move == C.MV_FAILOVER_ANY:
+        return [failover(tdx)]
+    if move == C.MV_REPLACE_PRIMARY:
+        return [failover(), replace(tdx), failover()]
+    if move == C.MV_REPLACE_SECONDARY:
+        return [replace(tdx)]
+    if move == C.MV_REPLACE_AND_FAILOVER:
+        return [replace(tdx), failover()]
+    return [failover(), replace(tdx)]
+
+
+# -- dedicated clusters (exclusive storage): lost-allocations metric ---------
+
+def is_dedicated(cl, group_name):
+    """Dedicated.isDedicated: every node of the relevant groups has
+    exclusive storage."""
+    groups = set(g for g, grp in enumerate(cl.groups)
+                 if (grp.name == group_name if group_name is not None else grp.allocable))
+    return all(cl.nf[n * NF + C.EXCL] or cl.node_group(n) not in groups
+               for n in range(cl.nnodes))
+
+
+def _test_instances(cl, node):
+    """Instances of each minimal spec of the node's policy, largest disk
+    first (Dedicated.testInstances)."""
+    from qganeti.htools.cluster import InstRec
+    pol = cl.groups[cl.node_group(node)].ipolicy
+    specs = sorted((lo for lo, _ in pol.minmax), key=lambda spec: -spec[2])
+    rows = []
+    for mem, cpu, dsk, _, _, su in specs:
+        rec = InstRec("minimalspecinstance", mem, dsk, [], cpu, C.ST_RUNNING, [], False,
+                      NO_NODE, NO_NODE, C.DT_PLAIN, su)
+        rec.excl, rec.dsrd = [], set()
+        rows.append(cl._inst_row(rec))
+    return rows
+
+
+def _allocation_vector(cl, tests, row):
+    """How many more of each test instance fit on a node (row)."""
+    counts = []
+    empty = [0]
+    for test in tests:
+        count = 0
+        cur = list(row)
+        nxt = [0.0] * NF
+        while True:
+            rc = kernels.add_pri(cur, 0, 0, test, 0, 0.0, [0], 1, empty + [0], empty, 0,
+                                 [0], [0], 1, False, nxt, 0)
+            if rc != OK:
+                break
+            count += 1
+            cur, nxt = nxt, cur
+        counts.append(count)
+    return counts
+
+
+class Metric:
+    """The lost-allocations metric: (lost allocations, free disk), compared
+    as Ganeti compares the tuple, shown as Haskell shows it."""
+
+    def __init__(self, lost, disk):
+        self.key = (tuple(lost), disk)
+
+    def __lt__(self, other):
+        return self.key < other.key
+
+    def __str__(self):
+        return "([%s],%d)" % (",".join(str(x) for x in self.key[0]), self.key[1])
+
+
+def _lost_metric(cl, tests, i, n, row_after):
+    before = _allocation_vector(cl, tests, cl.nf[n * NF:(n + 1) * NF])
+    after = _allocation_vector(cl, tests, row_after)
+    return [b - a for b, a in zip(before, after)], int(row_after[C.F_DSK])
+
+
+def dedicated_on_single(cl, i, p, opts):
+    rec = cl.instrecs[i]
+    rc = policy_check(cl, rec, p)
+    if rc != OK:
+        return rc
+    prow = [0.0] * NF
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, opts.ignore_soft_errors,
+                         prow, 0)
+    if rc != OK:
+        return rc
+    lost, disk = _lost_metric(cl, _test_instances(cl, p), i, p, prow)
+    return Alloc([p], [(p, prow)], Metric(lost, disk), iloc)
+
+
+def dedicated_on_pair(cl, i, p, s, opts):
+    rec = cl.instrecs[i]
+    rc = policy_check(cl, rec, p)
+    if rc != OK:
+        return rc
+    tests = _test_instances(cl, p)
+    prow = [0.0] * NF
+    srow = [0.0] * NF
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, opts.ignore_soft_errors,
+                         prow, 0)
+    if rc != OK:
+        return rc
+    lost_p, dsk_p = _lost_metric(cl, tests, i, p, prow)
+    rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes, False, False,
+                         srow, 0)
+    if rc != OK:
+        return rc
+    lost_s, dsk_s = _lost_metric(cl, tests, i, s, srow)
+    return Alloc([p, s], [(p, prow), (s, srow)],
+                 Metric([a + b for a, b in zip(lost_p, lost_s)], dsk_p + dsk_s), iloc)
+
+
+def dedicated_find_allocation(cl, gdx, i, count, opts):
+    nodes = [n for n in range(cl.nnodes) if cl.node_group(n) == gdx]
+    if not has_networks(cl, gdx, i):
+        raise AllocError("The group %s is not connected to a network required by instance "
+                         "%s" % (cl.groups[gdx].name, cl.instrecs[i].name))
+    kind, targets = gen_alloc_nodes(cl, nodes, count, opts)
+    if kind == 2:
+        if not targets:
+            raise AllocError("Not enough online nodes")
+        total = Solution()
+        for p, secondaries in targets:
+            sol = Solution()
+            for s in secondaries:
+                sol = _concat(sol, dedicated_on_pair(cl, i, p, s, opts))
+            total = sum_allocs(total, sol)
+    else:
+        if not targets:
+            raise AllocError("No online nodes")
+        total = Solution()
+        for p in targets:
+            total = _concat(total, dedicated_on_single(cl, i, p, opts))
+    if total.best is not None:
+        total.best.node_names = [cl.noderecs[n].name for n in total.best.nodes]
+    annotate(total, str)
+    return total, group_description(cl, gdx, total)
+
+
+def _concat(sol, result):
+    """AllocationSolution.concatAllocs."""
+    if not isinstance(result, Alloc):
+        return Solution([result] + sol.failures, sol.allocs, sol.best, sol.log)
+    return Solution(sol.failures, sol.allocs + 1, _better(sol.best, result), sol.log)
+
+
+def dedicated_mg_allocation(cl, i, count, opts):
+    sols, msgs = [], []
+    for gdx, _, _ in split_cluster(cl):
+        try:
+            result, _ = dedicated_find_allocation(cl, gdx, i, count, opts)
+        except AllocError as exc:
+            result = str(exc)
+        sols.append((gdx, result))
+        msgs.extend(group_description(cl, gdx, result))
+    good = [(gdx, sol) for gdx, sol in reversed(sols)
+            if isinstance(sol, Solution) and sol.best is not None
+            and cl.groups[gdx].allocable]
+    good.sort(key=lambda gs: (cl.groups[gs[0]].policy, gs[1].best.score.key))
+    if not good:
+        raise AllocError(", ".join(msgs))
+    gdx, sol = good[0]
+    sol.log = ["Selected group: " + cl.groups[gdx].name] + msgs
+    return sol
+
+
+__all__ = ["AllocError", "Options", "try_mg_alloc", "try_group_alloc", "try_node_evac",
+           "try_change_group", "add_instance", "place", "MIRROR_EXTERNAL", "I_LOCAL",
+           "I_SEC_MEM", "I_MEMORY"]

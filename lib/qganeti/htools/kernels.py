@@ -1,0 +1,1067 @@
+"""Node operations and score arithmetic over flat tables.
+
+One source for two speeds: every function here uses only integer
+indexing and arithmetic on flat sequences, so it runs as plain Python on
+lists (small problems: no numpy, no numba) and, unchanged, compiled by
+numba on numpy arrays (htools.jit rebinds these names to jitted versions).
+
+Node fields are read from `src[soff + FIELD]` and written to
+`dst[doff + FIELD]`; an operation copies the row first, so chains of
+operations (remove, then add on the same node) run on scratch rows.  The
+semantics are those of Ganeti 3.0.2's Node.addPriEx / addSecExEx /
+removePri / removeSec, check order included: the first failing check
+names the failure.
+"""
+
+import math
+
+from qganeti.htools.consts import (
+    C_LOCEXCL, CONFLICTS, CPU_SPEED, EXCL, FAIL_CPU, FAIL_DISK, FAIL_MEM, FAIL_MIG,
+    FAIL_N1_FLAG, FAIL_SPINDLES, FAIL_TAGS, F_DSK, F_DSK_FORTH, F_MEM_FORTH, F_SPN,
+    F_SPN_FORTH, HI_SPN, INST_SPN, INST_SPN_FORTH, IF, I_DSK, I_DT, I_FORTH,
+    I_LOCAL, I_MEMORY, I_ONLINE, I_PNODE, I_SEC_MEM, I_SPINDLE_USE, I_TOT_SPN,
+    I_USES_MEM, I_UTIL_C, I_UTIL_D, I_UTIL_M, I_UTIL_N, I_VCPUS, I_MEM, LOADF_C,
+    LOADF_D, LOADF_M, LOADF_N, LOAD_C, LOAD_D, LOAD_M, LOAD_N, LOC_SCORE, LO_DSK,
+    NF, N_MEM, OFFLINE, OK, P_CNT, P_CPU, P_CPU_FORTH, P_DSK, P_DSK_FORTH, P_MEM,
+    P_MEM_FORTH, P_REM, R_MEM, S_CNT, T_CPU, T_DSK, T_MEM, T_SPN, U_CPU,
+    U_CPU_FORTH, VCPU_RATIO, X_MEM, DT_DRBD, I_SNODE, I_LOC_SCORE, I_MIRROR,
+    MIRROR_INTERNAL, MIRROR_EXTERNAL, MV_FAILOVER, MV_FAILOVER_ANY, MV_REPLACE_PRIMARY,
+    MV_REPLACE_SECONDARY, MV_REPLACE_AND_FAILOVER, MV_FAILOVER_AND_REPLACE)
+
+NAN = float("nan")
+INF = float("inf")
+
+
+def fdiv(a, b):
+    """IEEE division (Haskell Doubles): x/0 is +-Infinity, 0/0 is NaN."""
+    if b == 0.0:
+        if a == 0.0 or a != a:
+            return NAN
+        if (a > 0.0) == (math.copysign(1.0, b) > 0.0):
+            return INF
+        return -INF
+    return a / b
+
+
+def copy_row(src, soff, dst, doff):
+    for k in range(NF):
+        dst[doff + k] = src[soff + k]
+
+
+def unallocated_mem(src, soff):
+    """Node.unallocatedMem: recorded free memory minus positive missing."""
+    xmem = src[soff + X_MEM]
+    if xmem < 0.0:
+        xmem = 0.0
+    return float(int(src[soff + T_MEM])) - src[soff + N_MEM] - src[soff + I_MEM] - xmem
+
+
+def compute_pdsk(free, total):
+    if total == 0.0:
+        return 1.0
+    return fdiv(free, total)
+
+
+def new_pdsk(src, soff, free_sp, free_dsk):
+    if src[soff + EXCL] != 0.0:
+        return compute_pdsk(free_sp, src[soff + T_SPN])
+    return compute_pdsk(free_dsk, src[soff + T_DSK])
+
+
+def popcount_and(a, aoff, b, boff, words):
+    """|set a & set b| for bitmask rows of `words` 63-bit words."""
+    count = 0
+    for w in range(words):
+        x = a[aoff + w] & b[boff + w]
+        while x:
+            x &= x - 1
+            count += 1
+    return count
+
+
+def popcount(a, aoff, words):
+    count = 0
+    for w in range(words):
+        x = a[aoff + w]
+        while x:
+            x &= x - 1
+            count += 1
+    return count
+
+
+def dsrd_missing(loc, n, dsrd, i, words):
+    """Desired-location tags of instance i that node n lacks."""
+    return popcount(dsrd, i * words, words) - popcount_and(dsrd, i * words, loc, n * words, words)
+
+
+def check_migration(mig, src_node, rmig, dst_node, words):
+    """Node.checkMigration: the source's migration tags must all be
+    receivable by the target."""
+    for w in range(words):
+        if mig[src_node * words + w] & ~rmig[dst_node * words + w]:
+            return FAIL_MIG
+    return OK
+
+
+def _tag_conflict_delta_add(ptag, n, ntags, etag_ptr, etag_ids, i, tagadj):
+    delta = 0.0
+    for j in range(etag_ptr[i], etag_ptr[i + 1]):
+        tag = etag_ids[j]
+        seen = 0
+        for k in range(etag_ptr[i], j):
+            if etag_ids[k] == tag:
+                seen += 1
+        if ptag[n * ntags + tag] + tagadj + seen > 0:
+            delta += 1.0
+    return delta
+
+
+def _tag_conflict_delta_remove(ptag, n, ntags, etag_ptr, etag_ids, i, tagadj):
+    delta = 0.0
+    for j in range(etag_ptr[i], etag_ptr[i + 1]):
+        tag = etag_ids[j]
+        seen = 0
+        for k in range(etag_ptr[i], j):
+            if etag_ids[k] == tag:
+                seen += 1
+        if ptag[n * ntags + tag] + tagadj - seen >= 2:
+            delta -= 1.0
+    return delta
+
+
+def tags_reject(ptag, n, ntags, etag_ptr, etag_ids, i, tagadj):
+    """Node.rejectAddTags: an exclusion tag of the instance already there."""
+    for j in range(etag_ptr[i], etag_ptr[i + 1]):
+        if ptag[n * ntags + etag_ids[j]] + tagadj > 0:
+            return True
+    return False
+
+
+def _spindle_use(src, soff, inf, ioff, field, adding):
+    """calcSpindleUse(Forth): exclusive storage nodes count none."""
+    if src[soff + EXCL] != 0.0:
+        return 0.0
+    value = src[soff + field]
+    if inf[ioff + I_LOCAL] != 0.0:
+        if adding:
+            value += inf[ioff + I_SPINDLE_USE]
+        else:
+            value -= inf[ioff + I_SPINDLE_USE]
+    return value
+
+
+def _free_spindles(src, soff, inf, ioff, field, adding):
+    """calcNewFreeSpindles(Forth): unknown instance spindles fail an add."""
+    if src[soff + EXCL] == 0.0:
+        return 0.0
+    total = inf[ioff + I_TOT_SPN]
+    if total < 0.0:
+        if adding:
+            return -1.0
+        return src[soff + field]
+    if adding:
+        return src[soff + field] - total
+    return src[soff + field] + total
+
+
+def add_pri(src, soff, n, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, tagadj,
+            loc, dsrd, words, force, dst, doff):
+    """Node.addPriEx force: instance i (location score iloc) becomes a
+    primary of node n (row at src[soff:]).  Writes the new row to dst and
+    returns OK, or the failure mode (dst is then undefined)."""
+    ioff = i * IF
+    strict = not force
+    mem = inf[ioff + I_MEMORY]
+    dsk = inf[ioff + I_DSK]
+    uses_disk = inf[ioff + I_LOCAL] != 0.0
+    online = inf[ioff + I_ONLINE] != 0.0
+    l_cpu = src[soff + VCPU_RATIO]
+    t_mem = src[soff + T_MEM]
+    t_cpu = src[soff + T_CPU]
+
+    new_mem_forth = src[soff + F_MEM_FORTH] - mem
+    new_dsk_forth = src[soff + F_DSK_FORTH]
+    if uses_disk:
+        new_dsk_forth -= dsk
+    new_free_sp_forth = _free_spindles(src, soff, inf, ioff, F_SPN_FORTH, True)
+    new_inst_sp_forth = _spindle_use(src, soff, inf, ioff, INST_SPN_FORTH, True)
+    new_ucpu_forth = src[soff + U_CPU_FORTH]
+    if online:
+        new_ucpu_forth += inf[ioff + I_VCPUS]
+    new_pcpu_forth = fdiv(new_ucpu_forth, t_cpu)
+
+    forth_fail = OK
+    if new_mem_forth <= 0.0:
+        forth_fail = FAIL_MEM
+    elif uses_disk and new_dsk_forth <= 0.0:
+        forth_fail = FAIL_DISK
+    elif uses_disk and new_dsk_forth < src[soff + LO_DSK]:
+        forth_fail = FAIL_DISK
+    elif uses_disk and src[soff + EXCL] != 0.0 and new_free_sp_forth < 0.0:
+        forth_fail = FAIL_SPINDLES
+    elif uses_disk and new_inst_sp_forth > src[soff + HI_SPN]:
+        forth_fail = FAIL_DISK
+    elif l_cpu >= 0.0 and l_cpu < new_pcpu_forth:
+        forth_fail = FAIL_CPU
+
+    if inf[ioff + I_FORTH] == 0.0:
+        new_i_mem = src[soff + I_MEM]
+        if inf[ioff + I_USES_MEM] != 0.0:
+            new_i_mem += mem
+        xmem = src[soff + X_MEM]
+        if xmem < 0.0:
+            xmem = 0.0
+        new_free_mem = float(int(t_mem)) - src[soff + N_MEM] - new_i_mem - xmem
+        new_failn1 = new_free_mem <= src[soff + R_MEM]
+        new_dsk = src[soff + F_DSK]
+        if uses_disk:
+            new_dsk -= dsk
+        new_free_sp = _free_spindles(src, soff, inf, ioff, F_SPN, True)
+        new_inst_sp = _spindle_use(src, soff, inf, ioff, INST_SPN, True)
+        new_ucpu = src[soff + U_CPU]
+        if online:
+            new_ucpu += inf[ioff + I_VCPUS]
+        new_pcpu = fdiv(new_ucpu, t_cpu)
+        if new_free_mem <= 0.0:
+            return FAIL_MEM
+        if uses_disk and new_dsk <= 0.0:
+            return FAIL_DISK
+        if strict and uses_disk and new_dsk < src[soff + LO_DSK]:
+            return FAIL_DISK
+        if uses_disk and src[soff + EXCL] != 0.0 and new_free_sp < 0.0:
+            return FAIL_SPINDLES
+        if strict and uses_disk and new_inst_sp > src[soff + HI_SPN]:
+            return FAIL_DISK
+        if strict and new_failn1 and src[soff + FAIL_N1_FLAG] == 0.0:
+            return FAIL_MEM
+        if strict and l_cpu >= 0.0 and l_cpu < new_pcpu:
+            return FAIL_CPU
+        if strict and tags_reject(ptag, n, ntags, etag_ptr, etag_ids, i, tagadj):
+            return FAIL_TAGS
+        if strict and forth_fail != OK:
+            return forth_fail
+        copy_row(src, soff, dst, doff)
+        dst[doff + P_CNT] = src[soff + P_CNT] + 1.0
+        dst[doff + I_MEM] = new_i_mem
+        dst[doff + F_DSK] = new_dsk
+        dst[doff + FAIL_N1_FLAG] = 1.0 if new_failn1 else 0.0
+        dst[doff + P_MEM] = fdiv(new_free_mem, t_mem)
+        dst[doff + P_DSK] = new_pdsk(src, soff, new_free_sp, new_dsk)
+        dst[doff + U_CPU] = new_ucpu
+        dst[doff + P_CPU] = new_pcpu
+        dst[doff + LOAD_C] = src[soff + LOAD_C] + inf[ioff + I_UTIL_C]
+        dst[doff + LOAD_M] = src[soff + LOAD_M] + inf[ioff + I_UTIL_M]
+        dst[doff + LOAD_D] = src[soff + LOAD_D] + inf[ioff + I_UTIL_D]
+        dst[doff + LOAD_N] = src[soff + LOAD_N] + inf[ioff + I_UTIL_N]
+        dst[doff + INST_SPN] = new_inst_sp
+        dst[doff + F_SPN] = new_free_sp
+        dst[doff + LOC_SCORE] = (src[soff + LOC_SCORE] + iloc
+                                 + dsrd_missing(loc, n, dsrd, i, words))
+    else:
+        if strict and forth_fail != OK:
+            return forth_fail
+        copy_row(src, soff, dst, doff)
+    # the fields that real and forthcoming instances both update
+    dst[doff + CONFLICTS] = src[soff + CONFLICTS] + _tag_conflict_delta_add(
+        ptag, n, ntags, etag_ptr, etag_ids, i, tagadj)
+    dst[doff + F_MEM_FORTH] = new_mem_forth
+    dst[doff + F_DSK_FORTH] = new_dsk_forth
+    dst[doff + P_MEM_FORTH] = fdiv(new_mem_forth, t_mem)
+    dst[doff + P_DSK_FORTH] = new_pdsk(src, soff, new_free_sp_forth, new_dsk_forth)
+    dst[doff + U_CPU_FORTH] = new_ucpu_forth
+    dst[doff + P_CPU_FORTH] = new_pcpu_forth
+    dst[doff + LOADF_C] = src[soff + LOADF_C] + inf[ioff + I_UTIL_C]
+    dst[doff + LOADF_M] = src[soff + LOADF_M] + inf[ioff + I_UTIL_M]
+    dst[doff + LOADF_D] = src[soff + LOADF_D] + inf[ioff + I_UTIL_D]
+    dst[doff + LOADF_N] = src[soff + LOADF_N] + inf[ioff + I_UTIL_N]
+    dst[doff + INST_SPN_FORTH] = new_inst_sp_forth
+    dst[doff + F_SPN_FORTH] = new_free_sp_forth
+    return OK
+
+
+def add_sec(src, soff, n, inf, i, pdx, peers, nnodes, ignore_disks, force, dst, doff):
+    """Node.addSecExEx ignore_disks force: instance i (primary pdx) gets
+    node n as secondary.  The peer map entry itself is left to the caller
+    (`peers[n][pdx] += mem` when i uses secondary memory)."""
+    ioff = i * IF
+    strict = not force
+    dsk = inf[ioff + I_DSK]
+    has_secondary = inf[ioff + I_DT] == DT_DRBD
+    sec_mem = inf[ioff + I_MEMORY] if inf[ioff + I_SEC_MEM] != 0.0 else 0.0
+    new_peem = peers[n * nnodes + pdx] + sec_mem
+    old_mem_forth = src[soff + F_MEM_FORTH]
+    new_dsk_forth = src[soff + F_DSK_FORTH] - dsk
+    new_free_sp_forth = _free_spindles(src, soff, inf, ioff, F_SPN_FORTH, True)
+    new_inst_sp_forth = _spindle_use(src, soff, inf, ioff, INST_SPN_FORTH, True)
+
+    forth_fail = OK
+    if not has_secondary:
+        forth_fail = FAIL_DISK
+    elif new_dsk_forth <= 0.0:
+        forth_fail = FAIL_DISK
+    elif new_dsk_forth < src[soff + LO_DSK]:
+        forth_fail = FAIL_DISK
+    elif src[soff + EXCL] != 0.0 and new_free_sp_forth < 0.0:
+        forth_fail = FAIL_SPINDLES
+    elif new_inst_sp_forth > src[soff + HI_SPN]:
+        forth_fail = FAIL_DISK
+    elif sec_mem >= old_mem_forth:
+        forth_fail = FAIL_MEM
+
+    if inf[ioff + I_FORTH] == 0.0:
+        old_mem = unallocated_mem(src, soff)
+        new_dsk = src[soff + F_DSK] - dsk
+        new_free_sp = _free_spindles(src, soff, inf, ioff, F_SPN, True)
+        new_inst_sp = _spindle_use(src, soff, inf, ioff, INST_SPN, True)
+        new_rmem = src[soff + R_MEM]
+        if new_peem > new_rmem:
+            new_rmem = new_peem
+        new_failn1 = old_mem <= new_rmem
+        if not has_secondary:
+            return FAIL_DISK
+        if not ignore_disks and new_dsk <= 0.0:
+            return FAIL_DISK
+        if strict and new_dsk < src[soff + LO_DSK]:
+            return FAIL_DISK
+        if src[soff + EXCL] != 0.0 and new_free_sp < 0.0:
+            return FAIL_SPINDLES
+        if strict and new_inst_sp > src[soff + HI_SPN]:
+            return FAIL_DISK
+        if strict and sec_mem >= old_mem:
+            return FAIL_MEM
+        if strict and new_failn1 and src[soff + FAIL_N1_FLAG] == 0.0:
+            return FAIL_MEM
+        if strict and forth_fail != OK:
+            return forth_fail
+        copy_row(src, soff, dst, doff)
+        dst[doff + S_CNT] = src[soff + S_CNT] + 1.0
+        dst[doff + F_DSK] = new_dsk
+        dst[doff + FAIL_N1_FLAG] = 1.0 if new_failn1 else 0.0
+        dst[doff + R_MEM] = new_rmem
+        dst[doff + P_DSK] = new_pdsk(src, soff, new_free_sp, new_dsk)
+        dst[doff + P_REM] = fdiv(new_rmem, src[soff + T_MEM])
+        dst[doff + LOAD_D] = src[soff + LOAD_D] + inf[ioff + I_UTIL_D]
+        dst[doff + INST_SPN] = new_inst_sp
+        dst[doff + F_SPN] = new_free_sp
+    else:
+        if strict and forth_fail != OK:
+            return forth_fail
+        copy_row(src, soff, dst, doff)
+    dst[doff + F_DSK_FORTH] = new_dsk_forth
+    dst[doff + P_DSK_FORTH] = new_pdsk(src, soff, new_free_sp_forth, new_dsk_forth)
+    dst[doff + LOADF_D] = src[soff + LOADF_D] + inf[ioff + I_UTIL_D]
+    dst[doff + INST_SPN_FORTH] = new_inst_sp_forth
+    dst[doff + F_SPN_FORTH] = new_free_sp_forth
+    return OK
+
+
+def remove_pri(src, soff, n, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, tagadj,
+               loc, dsrd, words, dst, doff):
+    """Node.removePri: instance i (location score iloc) stops being a
+    primary of node n.  Never fails."""
+    ioff = i * IF
+    mem = inf[ioff + I_MEMORY]
+    dsk = inf[ioff + I_DSK]
+    uses_disk = inf[ioff + I_LOCAL] != 0.0
+    online = inf[ioff + I_ONLINE] != 0.0
+    t_mem = src[soff + T_MEM]
+    t_cpu = src[soff + T_CPU]
+    copy_row(src, soff, dst, doff)
+    if inf[ioff + I_FORTH] == 0.0:
+        new_i_mem = src[soff + I_MEM]
+        if inf[ioff + I_USES_MEM] != 0.0:
+            new_i_mem -= mem
+        xmem = src[soff + X_MEM]
+        if xmem < 0.0:
+            xmem = 0.0
+        new_free_mem = float(int(t_mem)) - src[soff + N_MEM] - new_i_mem - xmem
+        new_dsk = src[soff + F_DSK]
+        if uses_disk:
+            new_dsk += dsk
+        new_free_sp = _free_spindles(src, soff, inf, ioff, F_SPN, False)
+        new_ucpu = src[soff + U_CPU]
+        if online:
+            new_ucpu -= inf[ioff + I_VCPUS]
+        dst[doff + P_CNT] = src[soff + P_CNT] - 1.0
+        dst[doff + I_MEM] = new_i_mem
+        dst[doff + F_DSK] = new_dsk
+        dst[doff + FAIL_N1_FLAG] = 1.0 if new_free_mem <= src[soff + R_MEM] else 0.0
+        dst[doff + P_MEM] = fdiv(new_free_mem, t_mem)
+        dst[doff + P_DSK] = new_pdsk(src, soff, new_free_sp, new_dsk)
+        dst[doff + U_CPU] = new_ucpu
+        dst[doff + P_CPU] = fdiv(new_ucpu, t_cpu)
+        dst[doff + LOAD_C] = src[soff + LOAD_C] - inf[ioff + I_UTIL_C]
+        dst[doff + LOAD_M] = src[soff + LOAD_M] - inf[ioff + I_UTIL_M]
+        dst[doff + LOAD_D] = src[soff + LOAD_D] - inf[ioff + I_UTIL_D]
+        dst[doff + LOAD_N] = src[soff + LOAD_N] - inf[ioff + I_UTIL_N]
+        dst[doff + INST_SPN] = _spindle_use(src, soff, inf, ioff, INST_SPN, False)
+        dst[doff + F_SPN] = new_free_sp
+        dst[doff + LOC_SCORE] = (src[soff + LOC_SCORE] - iloc
+                                 - dsrd_missing(loc, n, dsrd, i, words))
+    new_mem_forth = src[soff + F_MEM_FORTH] + mem
+    new_dsk_forth = src[soff + F_DSK_FORTH]
+    if uses_disk:
+        new_dsk_forth += dsk
+    new_free_sp_forth = _free_spindles(src, soff, inf, ioff, F_SPN_FORTH, False)
+    new_ucpu_forth = src[soff + U_CPU_FORTH]
+    if online:
+        new_ucpu_forth -= inf[ioff + I_VCPUS]
+    dst[doff + CONFLICTS] = src[soff + CONFLICTS] + _tag_conflict_delta_remove(
+        ptag, n, ntags, etag_ptr, etag_ids, i, tagadj)
+    dst[doff + F_MEM_FORTH] = new_mem_forth
+    dst[doff + F_DSK_FORTH] = new_dsk_forth
+    dst[doff + P_MEM_FORTH] = fdiv(new_mem_forth, t_mem)
+    dst[doff + P_DSK_FORTH] = new_pdsk(src, soff, new_free_sp_forth, new_dsk_forth)
+    dst[doff + U_CPU_FORTH] = new_ucpu_forth
+    dst[doff + P_CPU_FORTH] = fdiv(new_ucpu_forth, t_cpu)
+    dst[doff + LOADF_C] = src[soff + LOADF_C] - inf[ioff + I_UTIL_C]
+    dst[doff + LOADF_M] = src[soff + LOADF_M] - inf[ioff + I_UTIL_M]
+    dst[doff + LOADF_D] = src[soff + LOADF_D] - inf[ioff + I_UTIL_D]
+    dst[doff + LOADF_N] = src[soff + LOADF_N] - inf[ioff + I_UTIL_N]
+    dst[doff + INST_SPN_FORTH] = _spindle_use(src, soff, inf, ioff, INST_SPN_FORTH, False)
+    dst[doff + F_SPN_FORTH] = new_free_sp_forth
+    return OK
+
+
+def peer_max_without(peers, n, nnodes, pdx, new_value):
+    """Largest peer entry of node n once entry pdx becomes new_value."""
+    best = 0.0
+    if new_value > 0.0:
+        best = new_value
+    base = n * nnodes
+    for k in range(nnodes):
+        if k != pdx and peers[base + k] > best:
+            best = peers[base + k]
+    return best
+
+
+def remove_sec(src, soff, n, inf, i, pdx, peers, nnodes, dst, doff):
+    """Node.removeSec: node n stops being the secondary of instance i,
+    whose primary is pdx.  Never fails.  The caller updates the peer map
+    entry (it becomes `peers[n][pdx] - mem`, dropped when not positive)."""
+    ioff = i * IF
+    dsk = inf[ioff + I_DSK]
+    uses_disk = inf[ioff + I_LOCAL] != 0.0
+    copy_row(src, soff, dst, doff)
+    if inf[ioff + I_FORTH] == 0.0:
+        new_dsk = src[soff + F_DSK]
+        if uses_disk:
+            new_dsk += dsk
+        new_free_sp = _free_spindles(src, soff, inf, ioff, F_SPN, False)
+        old_peem = peers[n * nnodes + pdx]
+        new_peem = old_peem
+        if inf[ioff + I_SEC_MEM] != 0.0:
+            new_peem = old_peem - inf[ioff + I_MEMORY]
+        old_rmem = src[soff + R_MEM]
+        new_rmem = old_rmem
+        if not old_peem < old_rmem:
+            new_rmem = peer_max_without(peers, n, nnodes, pdx, new_peem)
+        dst[doff + S_CNT] = src[soff + S_CNT] - 1.0
+        dst[doff + F_DSK] = new_dsk
+        dst[doff + FAIL_N1_FLAG] = 1.0 if unallocated_mem(src, soff) <= new_rmem else 0.0
+        dst[doff + R_MEM] = new_rmem
+        dst[doff + P_DSK] = new_pdsk(src, soff, new_free_sp, new_dsk)
+        dst[doff + P_REM] = fdiv(new_rmem, src[soff + T_MEM])
+        dst[doff + LOAD_D] = src[soff + LOAD_D] - inf[ioff + I_UTIL_D]
+        dst[doff + INST_SPN] = _spindle_use(src, soff, inf, ioff, INST_SPN, False)
+        dst[doff + F_SPN] = new_free_sp
+    new_dsk_forth = src[soff + F_DSK_FORTH]
+    if uses_disk:
+        new_dsk_forth += dsk
+    new_free_sp_forth = _free_spindles(src, soff, inf, ioff, F_SPN_FORTH, False)
+    dst[doff + F_DSK_FORTH] = new_dsk_forth
+    dst[doff + P_DSK_FORTH] = new_pdsk(src, soff, new_free_sp_forth, new_dsk_forth)
+    dst[doff + LOADF_D] = src[soff + LOADF_D] - inf[ioff + I_UTIL_D]
+    dst[doff + INST_SPN_FORTH] = _spindle_use(src, soff, inf, ioff, INST_SPN_FORTH, False)
+    dst[doff + F_SPN_FORTH] = new_free_sp_forth
+    return OK
+
+
+def node_values(src, soff, dst, doff):
+    """The node's contribution to each of the 20 score components (the
+    location/exclusion multiset, component 18, is handled globally)."""
+    pcnt = src[soff + P_CNT]
+    scnt = src[soff + S_CNT]
+    dst[doff + 0] = src[soff + P_MEM]
+    dst[doff + 1] = src[soff + P_DSK]
+    dst[doff + 2] = pcnt + scnt if src[soff + FAIL_N1_FLAG] != 0.0 else 0.0
+    dst[doff + 3] = src[soff + P_REM]
+    dst[doff + 4] = pcnt + scnt
+    dst[doff + 5] = pcnt
+    dst[doff + 6] = fdiv(src[soff + P_CPU], src[soff + CPU_SPEED])
+    dst[doff + 7] = src[soff + LOAD_C]
+    dst[doff + 8] = src[soff + LOAD_M]
+    dst[doff + 9] = src[soff + LOAD_D]
+    dst[doff + 10] = src[soff + LOAD_N]
+    dst[doff + 11] = src[soff + CONFLICTS]
+    dst[doff + 12] = fdiv(src[soff + INST_SPN], src[soff + HI_SPN])
+    dst[doff + 13] = src[soff + P_MEM_FORTH]
+    dst[doff + 14] = src[soff + P_DSK_FORTH]
+    dst[doff + 15] = fdiv(src[soff + P_CPU_FORTH], src[soff + CPU_SPEED])
+    dst[doff + 16] = fdiv(src[soff + INST_SPN_FORTH], src[soff + HI_SPN])
+    dst[doff + 17] = src[soff + LOC_SCORE]
+    dst[doff + C_LOCEXCL] = 0.0
+    dst[doff + 19] = src[soff + P_REM]
+
+
+def std_update(n, s, var, x, x2):
+    """Ganeti's StdDevStat update (it keeps the variance, not the sum of
+    squares): replace value x by x2.  Returns (s', var')."""
+    ds = x2 - x
+    dss = x2 * x2 - x * x
+    dnnvar = (n * dss - 2.0 * s * ds) - ds * ds
+    s2 = s + ds
+    var2 = var + fdiv(dnnvar, n * n)
+    if not var2 >= 0.0:
+        var2 = 0.0
+    return s2, var2
+
+
+def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags,
+              etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, soff, nodes_out, noff):
+    """Cluster.Moves.applyMoveEx on node rows: apply `move` (target tdx,
+    new instance location score iloc_new) to instance i without touching
+    the tables.  The changed rows land in scratch[k*NF:], k = 0..2, for
+    nodes_out[k] (-1 when unused).  Returns OK or the failure mode."""
+    ioff = i * IF
+    p = int(inf[ioff + I_PNODE])
+    s = int(inf[ioff + I_SNODE])
+    iloc = inf[ioff + I_LOC_SCORE]
+    poff = p * NF
+    p_off = nf[poff + OFFLINE] != 0.0
+    force_p = p_off or force
+    nodes_out[noff] = -1
+    nodes_out[noff + 1] = -1
+    nodes_out[noff + 2] = -1
+    # scratch rows: 0..2 results, 3..5 intermediates
+    r0, r1, r2 = soff, soff + NF, soff + 2 * NF
+    r3, r4, r5 = soff + 3 * NF, soff + 4 * NF, soff + 5 * NF
+    if move == MV_FAILOVER_ANY:
+        rc = check_migration(mig, p, rmig, tdx, words)
+        if rc != OK:
+            return rc
+        rc = add_pri(nf, tdx * NF, tdx, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0,
+                     loc, dsrd, words, force_p, scratch, r0)
+        if rc != OK:
+            return rc
+        remove_pri(nf, poff, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                   dsrd, words, scratch, r1)
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        return OK
+    soff = s * NF
+    s_off = nf[soff + OFFLINE] != 0.0
+    # int_p and int_s: the instance removed from both of its nodes
+    remove_pri(nf, poff, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc, dsrd,
+               words, scratch, r3)
+    remove_sec(nf, soff, s, inf, i, p, peers, nnodes, scratch, r4)
+    if move == MV_FAILOVER:
+        rc = check_migration(mig, p, rmig, s, words)
+        if rc != OK:
+            return rc
+        rc = add_pri(scratch, r4, s, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                     dsrd, words, force_p, scratch, r0)
+        if rc != OK:
+            return rc
+        rc = add_sec(scratch, r3, p, inf, i, s, peers, nnodes, p_off, force_p, scratch, r1)
+        if rc != OK:
+            return rc
+        nodes_out[noff + 0] = s
+        nodes_out[noff + 1] = p
+        return OK
+    toff = tdx * NF
+    if move == MV_REPLACE_SECONDARY:
+        rc = add_sec(nf, toff, tdx, inf, i, p, peers, nnodes, False, s_off or force,
+                     scratch, r0)
+        if rc != OK:
+            return rc
+        rc = add_pri(scratch, r3, p, inf, i, iloc_new, ptag, ntags, etag_ptr, etag_ids, -1,
+                     loc, dsrd, words, True, scratch, r1)
+        if rc != OK:
+            return rc
+        copy_row(scratch, r4, scratch, r2)
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        nodes_out[noff + 2] = s
+        return OK
+    if move == MV_REPLACE_AND_FAILOVER:
+        rc = check_migration(mig, p, rmig, tdx, words)
+        if rc != OK:
+            return rc
+        rc = add_pri(nf, toff, tdx, inf, i, iloc_new, ptag, ntags, etag_ptr, etag_ids, 0,
+                     loc, dsrd, words, force, scratch, r0)
+        if rc != OK:
+            return rc
+        rc = add_sec(scratch, r3, p, inf, i, tdx, peers, nnodes, False, s_off or force,
+                     scratch, r1)
+        if rc != OK:
+            return rc
+        copy_row(scratch, r4, scratch, r2)
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        nodes_out[noff + 2] = s
+        return OK
+    if move == MV_REPLACE_PRIMARY:
+        rc = check_migration(mig, p, rmig, s, words)
+        if rc != OK:
+            return rc
+        rc = check_migration(mig, s, rmig, tdx, words)
+        if rc != OK:
+            return rc
+        rc = add_pri(scratch, r4, s, inf, i, iloc_new, ptag, ntags, etag_ptr, etag_ids, 0,
+                     loc, dsrd, words, force_p, scratch, r5)
+        if rc != OK:
+            return rc
+        remove_pri(scratch, r5, s, inf, i, iloc_new, ptag, ntags, etag_ptr, etag_ids, 1, loc,
+                   dsrd, words, scratch, r2)
+        rc = add_pri(nf, toff, tdx, inf, i, iloc_new, ptag, ntags, etag_ptr, etag_ids, 0,
+                     loc, dsrd, words, force_p, scratch, r0)
+        if rc != OK:
+            return rc
+        rc = add_sec(scratch, r2, s, inf, i, tdx, peers, nnodes, False, force_p, scratch, r5)
+        if rc != OK:
+            return rc
+        copy_row(scratch, r5, scratch, r2)
+        copy_row(scratch, r3, scratch, r1)
+        nodes_out[noff + 0] = tdx
+        nodes_out[noff + 1] = p
+        nodes_out[noff + 2] = s
+        return OK
+    # MV_FAILOVER_AND_REPLACE
+    rc = check_migration(mig, p, rmig, s, words)
+    if rc != OK:
+        return rc
+    rc = add_pri(scratch, r4, s, inf, i, iloc_new, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                 dsrd, words, force_p, scratch, r1)
+    if rc != OK:
+        return rc
+    rc = add_sec(nf, toff, tdx, inf, i, s, peers, nnodes, False, force_p, scratch, r0)
+    if rc != OK:
+        return rc
+    copy_row(scratch, r3, scratch, r2)
+    nodes_out[noff + 0] = tdx
+    nodes_out[noff + 1] = s
+    nodes_out[noff + 2] = p
+    return OK
+
+
+def new_location_score(inf, i, move, tdx, loc, words):
+    """The instance's location score after the move (setInstanceLocationScore
+    with the node pair Ganeti passes for that move)."""
+    ioff = i * IF
+    p = int(inf[ioff + I_PNODE])
+    s = int(inf[ioff + I_SNODE])
+    if move == MV_REPLACE_SECONDARY or move == MV_REPLACE_AND_FAILOVER:
+        return float(popcount_and(loc, p * words, loc, tdx * words, words))
+    if move == MV_REPLACE_PRIMARY or move == MV_FAILOVER_AND_REPLACE:
+        return float(popcount_and(loc, s * words, loc, tdx * words, words))
+    return inf[ioff + I_LOC_SCORE]
+
+
+def locexcl_delta(inf, i, old_p, new_p, nf, etag_ptr, etag_ids, loc, words, gcount,
+                  ntags, gtmp, goff):
+    """Change of the location/exclusion score when instance i's primary
+    moves from old_p to new_p (online nodes only count).  gcount[l*ntags+e]
+    holds the cluster-wide pair counts; gtmp is scratch of the same size."""
+    if etag_ptr[i + 1] == etag_ptr[i] or old_p == new_p:
+        return 0.0
+    nloc = len(gcount) // ntags
+    for k in range(len(gcount)):
+        gtmp[goff + k] = gcount[k]
+    delta = 0.0
+    if nf[old_p * NF + OFFLINE] == 0.0:
+        for j in range(etag_ptr[i], etag_ptr[i + 1]):
+            e = etag_ids[j]
+            for bit in range(nloc):
+                if loc[old_p * words + bit // 63] & (1 << (bit % 63)):
+                    if gtmp[goff + bit * ntags + e] >= 2:
+                        delta -= 1.0
+                    gtmp[goff + bit * ntags + e] -= 1
+    if nf[new_p * NF + OFFLINE] == 0.0:
+        for j in range(etag_ptr[i], etag_ptr[i + 1]):
+            e = etag_ids[j]
+            for bit in range(nloc):
+                if loc[new_p * words + bit // 63] & (1 << (bit % 63)):
+                    if gtmp[goff + bit * ntags + e] >= 1:
+                        delta += 1.0
+                    gtmp[goff + bit * ntags + e] += 1
+    return delta
+
+
+def approx_score(nf, vals, nodes, noff, nvals, voffs, mean, c1, c2, cnt, sums, kinds,
+                 weights, locexcl):
+    """Score after the nodes in `nodes` (-1 = unused) take the values at
+    nvals[voffs[noff+k]:], from centred sums of the current values.  Close to
+    Ganeti's full recomputation (to ~1e-13), not bit-identical."""
+    ncomp = len(weights)
+    total = 0.0
+    for c in range(ncomp):
+        kind = kinds[c]
+        if kind == 0:
+            d1 = 0.0
+            d2 = 0.0
+            for k in range(3):
+                n = nodes[noff + k]
+                if n >= 0 and nf[n * NF + OFFLINE] == 0.0:
+                    old = vals[n * ncomp + c] - mean[c]
+                    new = nvals[voffs[noff + k] + c] - mean[c]
+                    d1 += new - old
+                    d2 += new * new - old * old
+            m = cnt[c]
+            a = (c1[c] + d1) / m
+            var = (c2[c] + d2) / m - a * a
+            if not var >= 0.0:
+                var = 0.0
+            value = math.sqrt(var)
+        elif kind == 3:
+            value = sums[c] + locexcl
+        else:
+            value = sums[c]
+            want_offline = kind == 2
+            for k in range(3):
+                n = nodes[noff + k]
+                if n >= 0 and (nf[n * NF + OFFLINE] != 0.0) == want_offline:
+                    value += nvals[voffs[noff + k] + c] - vals[n * ncomp + c]
+        total += value * weights[c]
+    return total
+
+
+# scratch rows of one chunk of scan_moves (each NF floats) and their values
+(R_INT_P, R_INT_S, R_TMP_S, R_FR_S, R_RS_P, R_SEC_P, R_SEC_S, R_PRI_F, R_PRI_FP, R_RF_P,
+ R_RP_S, R_MOVE) = range(12)
+SCAN_ROWS = 18          # R_MOVE uses 6 (move_rows)
+
+
+def _record(score, best, slot, tol, count, cap, buf_i, buf_m, buf_t, buf_s, boff, ci, move,
+            tpos, inst_best):
+    """Keep the best estimate and the candidates within tol of it (the
+    candidate's position: instance ci, target tpos, move)."""
+    if score < inst_best[ci]:
+        inst_best[ci] = score
+    over = 0
+    if score < best[slot] - tol:
+        count = 0
+    if score < best[slot]:
+        best[slot] = score
+    if score <= best[slot] + tol:
+        if count < cap:
+            buf_i[boff + count] = ci
+            buf_m[boff + count] = move
+            buf_t[boff + count] = tpos
+            buf_s[boff + count] = score
+            count += 1
+        else:
+            over = 1
+    return count, over
+
+
+def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums,
+               kinds, weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd,
+               words, mig, rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s,
+               out_count, out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask,
+               inst_best):
+    """Cluster.checkMove over one contiguous slice of the candidate
+    instances (Ganeti's order: each instance's Failover, then every target
+    node with the moves possibleMoves allows).  Work that does not depend
+    on the target is done once per instance.  Keeps, per chunk, the best
+    estimate and the candidates within tol of it, in order.  modes[ci]:
+    0 skips the instance, 1 looks only at targets with tmask set (the rest
+    is known not to win), 2 looks at everything; inst_best[ci] gets the
+    best estimate seen for the instance."""
+    force = flags[0] != 0
+    disk_moves = flags[1] != 0
+    inst_moves = flags[2] != 0
+    rest_mig = flags[3] != 0
+    has_loc = flags[4] != 0
+    ncomp = len(weights)
+    cap = len(buf_s) // nchunks
+    boff = chunk * cap
+    roff = chunk * SCAN_ROWS * NF
+    voff0 = chunk * SCAN_ROWS * ncomp
+    ooff = chunk * 3
+    goff = chunk * len(gcount)
+    best[chunk] = out_best[0]
+    count = 0
+    over = 0
+    per = (len(cands) + nchunks - 1) // nchunks
+    start = chunk * per
+    stop = min(len(cands), start + per)
+    for ci in range(start, stop):
+        mode = modes[ci]
+        inst_best[ci] = INF
+        if mode == 0:
+            continue
+        i = cands[ci]
+        ioff = i * IF
+        p = int(inf[ioff + I_PNODE])
+        s = int(inf[ioff + I_SNODE])
+        mirror = int(inf[ioff + I_MIRROR])
+        forthcoming = inf[ioff + I_FORTH] != 0.0
+        iloc = inf[ioff + I_LOC_SCORE]
+        p_off = nf[p * NF + OFFLINE] != 0.0
+        force_p = p_off or force
+        use_sec = False
+        for t in range(len(targets)):
+            if targets[t] == s:
+                use_sec = inst_moves
+        # Failover (and the shared-storage FailoverToAny) go the long way
+        if mirror == MIRROR_INTERNAL and use_sec and mode == 2:
+            rc = move_rows(nf, inf, i, MV_FAILOVER, -1, iloc, force, peers, nnodes, ptag,
+                           ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
+                           scratch, roff + R_MOVE * NF, nodes, ooff)
+            if rc == OK:
+                for k in range(3):
+                    node_values(scratch, roff + (R_MOVE + k) * NF, svals,
+                                voff0 + (R_MOVE + k) * ncomp)
+                    voffs[ooff + k] = voff0 + (R_MOVE + k) * ncomp
+                lex = 0.0
+                if not forthcoming:
+                    lex = locexcl_delta(inf, i, p, s, nf, etag_ptr, etag_ids, loc, words,
+                                        gcount, ntags, gtmp, goff)
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, lex)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_FAILOVER, -1, inst_best)
+                over |= o
+        if mirror == MIRROR_EXTERNAL:
+            if not inst_moves:
+                continue
+            for t in range(len(targets)):
+                tdx = targets[t]
+                if tdx == p or tdx == s or (mode == 1 and tmask[t] == 0):
+                    continue
+                rc = move_rows(nf, inf, i, MV_FAILOVER_ANY, tdx, iloc, force, peers, nnodes,
+                               ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
+                               scratch, roff + R_MOVE * NF, nodes, ooff)
+                if rc != OK:
+                    continue
+                for k in range(2):
+                    node_values(scratch, roff + (R_MOVE + k) * NF, svals,
+                                voff0 + (R_MOVE + k) * ncomp)
+                    voffs[ooff + k] = voff0 + (R_MOVE + k) * ncomp
+                lex = 0.0
+                if not forthcoming:
+                    lex = locexcl_delta(inf, i, p, tdx, nf, etag_ptr, etag_ids, loc, words,
+                                        gcount, ntags, gtmp, goff)
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, lex)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_FAILOVER_ANY, t, inst_best)
+                over |= o
+            continue
+        if mirror != MIRROR_INTERNAL or not disk_moves:
+            continue
+        primary_drained = p_off
+        s_off = nf[s * NF + OFFLINE] != 0.0
+        force_s = s_off or force
+        # which of r:t, r:t f, f r:t f, f r:t apply (possibleMoves)
+        do_rf = inst_moves and not (rest_mig and not primary_drained)
+        do_rp = do_rf and use_sec and not rest_mig
+        do_fr = do_rf and use_sec
+        # target-independent rows: the instance taken off both of its nodes
+        r_int_p = roff + R_INT_P * NF
+        r_int_s = roff + R_INT_S * NF
+        remove_pri(nf, p * NF, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                   dsrd, words, scratch, r_int_p)
+        remove_sec(nf, s * NF, s, inf, i, p, peers, nnodes, scratch, r_int_s)
+        node_values(scratch, r_int_p, svals, voff0 + R_INT_P * ncomp)
+        node_values(scratch, r_int_s, svals, voff0 + R_INT_S * ncomp)
+        # r:t keeps the primary, re-added (forced) with the new location score
+        rs_p_ok = add_pri(scratch, r_int_p, p, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids,
+                          -1, loc, dsrd, words, True, scratch, roff + R_RS_P * NF) == OK
+        if rs_p_ok and not has_loc:
+            node_values(scratch, roff + R_RS_P * NF, svals, voff0 + R_RS_P * ncomp)
+        # f r:t f: the secondary hosts the instance for a moment
+        mig_ps = check_migration(mig, p, rmig, s, words) == OK
+        rp_ok = False
+        if do_rp and mig_ps:
+            if add_pri(scratch, r_int_s, s, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids, 0,
+                       loc, dsrd, words, force_p, scratch, roff + R_FR_S * NF) == OK:
+                remove_pri(scratch, roff + R_FR_S * NF, s, inf, i, 0.0, ptag, ntags, etag_ptr,
+                           etag_ids, 1, loc, dsrd, words, scratch, roff + R_TMP_S * NF)
+                rp_ok = True
+        # f r:t: the secondary becomes the primary
+        fr_ok = False
+        if do_fr and mig_ps:
+            fr_ok = add_pri(scratch, r_int_s, s, inf, i, 0.0, ptag, ntags, etag_ptr,
+                            etag_ids, 0, loc, dsrd, words, force_p, scratch,
+                            roff + R_FR_S * NF) == OK
+            if fr_ok and not has_loc:
+                node_values(scratch, roff + R_FR_S * NF, svals, voff0 + R_FR_S * ncomp)
+        lex_rf = 0.0
+        for t in range(len(targets)):
+            tdx = targets[t]
+            if tdx == p or tdx == s or (mode == 1 and tmask[t] == 0):
+                continue
+            toff = tdx * NF
+            # r:t (ReplaceSecondary)
+            if add_sec(nf, toff, tdx, inf, i, p, peers, nnodes, False, force_s, scratch,
+                       roff + R_SEC_P * NF) == OK and rs_p_ok:
+                if has_loc:
+                    add_pri(scratch, r_int_p, p, inf, i,
+                            float(popcount_and(loc, p * words, loc, tdx * words, words)),
+                            ptag, ntags, etag_ptr, etag_ids, -1, loc, dsrd, words, True,
+                            scratch, roff + R_RS_P * NF)
+                    node_values(scratch, roff + R_RS_P * NF, svals, voff0 + R_RS_P * ncomp)
+                node_values(scratch, roff + R_SEC_P * NF, svals, voff0 + R_SEC_P * ncomp)
+                nodes[ooff] = tdx
+                voffs[ooff] = voff0 + R_SEC_P * ncomp
+                nodes[ooff + 1] = p
+                voffs[ooff + 1] = voff0 + R_RS_P * ncomp
+                nodes[ooff + 2] = s
+                voffs[ooff + 2] = voff0 + R_INT_S * ncomp
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, 0.0)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_REPLACE_SECONDARY, t, inst_best)
+                over |= o
+            if not do_rf:
+                continue
+            iloc_t = 0.0
+            if has_loc:
+                iloc_t = float(popcount_and(loc, p * words, loc, tdx * words, words))
+            if not forthcoming:
+                lex_rf = locexcl_delta(inf, i, p, tdx, nf, etag_ptr, etag_ids, loc, words,
+                                       gcount, ntags, gtmp, goff)
+            # r:t f (ReplaceAndFailover): primary t (soft checks unless forced)
+            if check_migration(mig, p, rmig, tdx, words) == OK:
+                if add_pri(nf, toff, tdx, inf, i, iloc_t, ptag, ntags, etag_ptr, etag_ids, 0,
+                           loc, dsrd, words, force, scratch, roff + R_PRI_F * NF) == OK and \
+                        add_sec(scratch, r_int_p, p, inf, i, tdx, peers, nnodes, False,
+                                force_s, scratch, roff + R_RF_P * NF) == OK:
+                    node_values(scratch, roff + R_PRI_F * NF, svals, voff0 + R_PRI_F * ncomp)
+                    node_values(scratch, roff + R_RF_P * NF, svals, voff0 + R_RF_P * ncomp)
+                    nodes[ooff] = tdx
+                    voffs[ooff] = voff0 + R_PRI_F * ncomp
+                    nodes[ooff + 1] = p
+                    voffs[ooff + 1] = voff0 + R_RF_P * ncomp
+                    nodes[ooff + 2] = s
+                    voffs[ooff + 2] = voff0 + R_INT_S * ncomp
+                    score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums,
+                                         kinds, weights, lex_rf)
+                    count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                       buf_s, boff, ci, MV_REPLACE_AND_FAILOVER, t, inst_best)
+                    over |= o
+            # f r:t f (ReplacePrimary)
+            if rp_ok and check_migration(mig, s, rmig, tdx, words) == OK:
+                iloc_rp = 0.0
+                if has_loc:
+                    iloc_rp = float(popcount_and(loc, s * words, loc, tdx * words, words))
+                if add_pri(nf, toff, tdx, inf, i, iloc_rp, ptag, ntags, etag_ptr, etag_ids,
+                           0, loc, dsrd, words, force_p, scratch,
+                           roff + R_PRI_FP * NF) == OK and \
+                        add_sec(scratch, roff + R_TMP_S * NF, s, inf, i, tdx, peers, nnodes,
+                                False, force_p, scratch, roff + R_RP_S * NF) == OK:
+                    node_values(scratch, roff + R_PRI_FP * NF, svals,
+                                voff0 + R_PRI_FP * ncomp)
+                    node_values(scratch, roff + R_RP_S * NF, svals, voff0 + R_RP_S * ncomp)
+                    nodes[ooff] = tdx
+                    voffs[ooff] = voff0 + R_PRI_FP * ncomp
+                    nodes[ooff + 1] = p
+                    voffs[ooff + 1] = voff0 + R_INT_P * ncomp
+                    nodes[ooff + 2] = s
+                    voffs[ooff + 2] = voff0 + R_RP_S * ncomp
+                    score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums,
+                                         kinds, weights, lex_rf)
+                    count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                       buf_s, boff, ci, MV_REPLACE_PRIMARY, t, inst_best)
+                    over |= o
+            # f r:t (FailoverAndReplace)
+            if fr_ok and add_sec(nf, toff, tdx, inf, i, s, peers, nnodes, False, force_p,
+                                 scratch, roff + R_SEC_S * NF) == OK:
+                if has_loc:
+                    add_pri(scratch, r_int_s, s, inf, i,
+                            float(popcount_and(loc, s * words, loc, tdx * words, words)),
+                            ptag, ntags, etag_ptr, etag_ids, 0, loc, dsrd, words, force_p,
+                            scratch, roff + R_FR_S * NF)
+                    node_values(scratch, roff + R_FR_S * NF, svals, voff0 + R_FR_S * ncomp)
+                node_values(scratch, roff + R_SEC_S * NF, svals, voff0 + R_SEC_S * ncomp)
+                nodes[ooff] = tdx
+                voffs[ooff] = voff0 + R_SEC_S * ncomp
+                nodes[ooff + 1] = s
+                voffs[ooff + 1] = voff0 + R_FR_S * ncomp
+                nodes[ooff + 2] = p
+                voffs[ooff + 2] = voff0 + R_INT_P * ncomp
+                lex = 0.0
+                if not forthcoming:
+                    lex = locexcl_delta(inf, i, p, s, nf, etag_ptr, etag_ids, loc, words,
+                                        gcount, ntags, gtmp, goff)
+                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
+                                     weights, lex)
+                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                   buf_s, boff, ci, MV_FAILOVER_AND_REPLACE, t, inst_best)
+                over |= o
+    out_count[chunk] = count
+    out_over[chunk] = over
+
+
+def scan_moves(nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds,
+               weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig,
+               rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s, out_count,
+               out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask, inst_best):
+    """scan_chunk over all chunks (in parallel once compiled)."""
+    for chunk in prange(nchunks):
+        scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums,
+                   kinds, weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc,
+                   dsrd, words, mig, rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t,
+                   buf_s, out_count, out_over, scratch, svals, gtmp, nodes, voffs, best, modes,
+                   tmask, inst_best)
+
+
+def drift_bounds(inf, cands, modes, lbound, pvar, psum, cvar, csum, pdev, n, scales,
+                 shift, kinds, weights, tol):
+    """Lower bounds, for the instances in mode 1, of how much any of their
+    moves (which involve none of the nodes that changed) can have gained
+    since the last step: the cluster statistics moved (from pvar/psum to
+    cvar/csum per component), so every score moved, by an amount bounded
+    from the instance's size.  Adds it to lbound[ci]."""
+    s_mem = scales[0]
+    s_dsk = scales[1]
+    s_spn = scales[2]
+    s_cpu = scales[3]
+    s_hispn = scales[4]
+    s_prem = scales[5]
+    for ci in range(len(cands)):
+        if modes[ci] != 1:
+            continue
+        off = cands[ci] * IF
+        mem = inf[off + I_MEMORY]
+        spn = inf[off + I_TOT_SPN]
+        if spn < 1.0:
+            spn = 1.0
+        dsk = inf[off + I_DSK] * s_dsk
+        if spn * s_spn > dsk:
+            dsk = spn * s_spn
+        drift = shift
+        for c in range(len(kinds)):
+            if kinds[c] != 0:
+                continue
+            if c == 0 or c == 13:
+                delta = mem * s_mem
+            elif c == 1 or c == 14:
+                delta = dsk
+            elif c == 3:
+                delta = s_prem + mem * s_mem
+            elif c == 6 or c == 15:
+                delta = inf[off + I_VCPUS] * s_cpu
+            elif c == 7:
+                delta = abs(inf[off + I_UTIL_C])
+            elif c == 8:
+                delta = abs(inf[off + I_UTIL_M])
+            elif c == 9:
+                delta = abs(inf[off + I_UTIL_D])
+            elif c == 10:
+                delta = abs(inf[off + I_UTIL_N])
+            else:
+                delta = inf[off + I_SPINDLE_USE] * s_hispn
+            x = (cvar[c] - pvar[c]) - 6.0 * abs(csum[c] - psum[c]) * delta / (n * n)
+            if x < 0.0:
+                v = pvar[c] - 3.0 * delta * (2.0 * pdev[c] + delta) / n \
+                    - (3.0 * delta / n) * (3.0 * delta / n)
+                if v < -x:
+                    v = -x
+                drift += weights[c] * (math.sqrt(v + x) - math.sqrt(v))
+        lbound[ci] += drift - tol
+
+
+prange = range      # numba.prange in the compiled copy (htools.jit)

@@ -1,0 +1,155 @@
+"""The cluster score, computed exactly as Ganeti 3.0.2 computes it.
+
+Same operations in the same order (left folds over nodes in index order,
+a two-pass variance, the weighted sum in component order), so scores are
+bit-identical to Ganeti's and print identically with %.8f.  The fast
+incremental estimates used to search for moves live in htools.kernels;
+every score that is printed or decides a step comes from here.
+"""
+
+import math
+
+from qganeti.htools import hsfmt, kernels
+from qganeti.htools.consts import (
+    COMPONENTS, KINDS, MAP, NCOMP, NF, OFFLINE, STD, SUM, SUM_OFFLINE, WEIGHTS)
+
+
+def node_vals(cl, n, rows=None):
+    buf = [0.0] * NCOMP
+    if rows and n in rows:
+        kernels.node_values(rows[n], 0, buf, 0)
+    else:
+        kernels.node_values(cl.nf, n * NF, buf, 0)
+    return buf
+
+
+def instance_map(cl, n, rtag=None):
+    """Node.instanceMap: (location tag, exclusion tag) -> primaries.
+    rtag: this node's exclusion tag counts, if not the table's."""
+    result = {}
+    locs = cl.node_loc[n]
+    if not locs:
+        return result
+    ntags = cl.ntags
+    for tag_id, tag in enumerate(cl.tag_names):
+        count = rtag[tag_id] if rtag is not None else cl.rtag[n * ntags + tag_id]
+        if count:
+            for location in locs:
+                result[(location, tag)] = count
+    return result
+
+
+def cluster_stats(cl, nodes, rows=None, rtags=None):
+    """Metrics.compClusterStatistics over the given nodes: per component
+    (count, sum, variance), a sum, or the merged pair multiset.  rows and
+    rtags override some nodes' table rows and exclusion tag counts."""
+    if not nodes:
+        return []       # Ganeti has no statistics (and a score of 0) then
+    online = [n for n in nodes if not cl.nf[n * NF + OFFLINE]]
+    offline = [n for n in nodes if cl.nf[n * NF + OFFLINE]]
+    onvals = [node_vals(cl, n, rows) for n in online]
+    offvals = [node_vals(cl, n, rows) for n in offline]
+    stats = []
+    for c, kind in enumerate(KINDS):
+        if kind == STD:
+            total = 0.0
+            for vals in onvals:
+                total += vals[c]
+            count = float(len(onvals))
+            mean = kernels.fdiv(total, count)
+            nvar = 0.0
+            for vals in onvals:
+                d = vals[c] - mean
+                nvar += d * d
+            stats.append((count, total, kernels.fdiv(nvar, count)))
+        elif kind == MAP:
+            merged = {}
+            for n in online:
+                rtag = rtags.get(n) if rtags else None
+                for key, count in instance_map(cl, n, rtag).items():
+                    merged[key] = merged.get(key, 0) + count
+            stats.append(merged)
+        else:
+            total = 0.0
+            for vals in (offvals if kind == SUM_OFFLINE else onvals):
+                total += vals[c]
+            stats.append(total)
+    return stats
+
+
+def stat_value(c, stat):
+    kind = KINDS[c]
+    if kind == STD:
+        var = stat[2]
+        return math.sqrt(var) if var == var else var
+    if kind == MAP:
+        return float(sum(stat.values()) - len(stat))
+    return stat
+
+
+def score_of_stats(stats):
+    """compCVfromStats: the weighted sum, in component order."""
+    total = 0.0
+    for c, stat in enumerate(stats):
+        total += stat_value(c, stat) * WEIGHTS[c]
+    return total
+
+
+def comp_cv(cl, nodes, rows=None, rtags=None):
+    return score_of_stats(cluster_stats(cl, nodes, rows, rtags))
+
+
+def update_stats(stats, cl, old_row, old_map, new_row, new_map, online):
+    """Metrics.updateClusterStatistics: replace one node's contribution
+    (only when that node is online; offline components stay)."""
+    if not online:
+        return stats
+    old_vals = [0.0] * NCOMP
+    new_vals = [0.0] * NCOMP
+    kernels.node_values(old_row, 0, old_vals, 0)
+    kernels.node_values(new_row, 0, new_vals, 0)
+    out = []
+    for c, stat in enumerate(stats):
+        kind = KINDS[c]
+        if kind == STD:
+            count, total, var = stat
+            total2, var2 = kernels.std_update(count, total, var, old_vals[c], new_vals[c])
+            out.append((count, total2, var2))
+        elif kind == SUM:
+            out.append(stat + new_vals[c] - old_vals[c])
+        elif kind == MAP:
+            merged = dict(stat)
+            for key, count in old_map.items():
+                merged[key] = merged.get(key, 0) - count
+            for key, count in new_map.items():
+                merged[key] = merged.get(key, 0) + count
+            out.append(merged)
+        else:
+            out.append(stat)
+    return out
+
+
+def optimal_score(cl, nodes):
+    """Metrics.optimalCVScore: the N+1 reservation floor of the score."""
+    if len(nodes) <= 1:
+        return 0.0
+    mems = [cl.nf[n * NF] for n in nodes]
+    total = 0.0
+    for mem in mems:
+        total += mem
+    one_less = total - max(mems)
+    if not one_less > 0:
+        return 0.0
+    drbd = 0
+    for n in nodes:
+        drbd += sum(value for _, value in cl.peerlist[n])
+    drbd = float(drbd)
+    return 0.25 * (drbd / one_less - drbd / total)
+
+
+def stats_table(prefix, stats):
+    """Metrics.printStats: the Field / Value / Weight table."""
+    rows = [[name, hsfmt.fixed(stat_value(c, stats[c]), 8), "x" + hsfmt.fixed(weight, 2)]
+            for c, (name, weight, _) in enumerate(COMPONENTS[:len(stats)])]
+    return hsfmt.print_table(prefix, ["Field", "Value", "Weight"], rows,
+                             [False, True, True])
