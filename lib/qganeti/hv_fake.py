@@ -14,7 +14,6 @@ scripts printed, if the caller appends it).  Nothing here runs a command.
 """
 
 import os
-import time
 
 from qganeti import errors, paths
 
