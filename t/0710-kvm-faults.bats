@@ -35,12 +35,14 @@ nothing_left() {
     assert_output ""
 }
 
-@test "a missing kernel, or qemu refusing to start, fails the start with the reason" {
+@test "a missing kernel is refused before anything is created; qemu refusing to start fails the start with the reason" {
     kvm_cluster
     run kvm_add -t diskless --no-nics -H kvm:kernel_path=/nonexistent/vmlinuz vm1.example.com
     assert_failure 1
-    assert_output --partial "Parameter 'kernel_path' fails validation: not found or not a file (current value: '/nonexistent/vmlinuz')"
+    assert_output --partial "Hypervisor parameter validation failed on node node1.example.com: Parameter 'kernel_path' fails validation: not found or not a file (current value: '/nonexistent/vmlinuz')"
     nothing_left vm1
+    run gnt-instance list --no-headers -o name
+    assert_output ""
     run kvm_add -t diskless --no-nics -H kvm:kvm_extra=-no-such-option vm2.example.com
     assert_failure 1
     assert_output --regexp "Failed to start instance vm2\.example\.com: qemu exited with code 1: .*-no-such-option: invalid option"
@@ -67,6 +69,9 @@ nothing_left() {
     kvm_cluster
     run kvm_add -t diskless --no-nics vm4.example.com
     assert_success
+    run gnt-instance modify -H kernel_path=/nonexistent/vmlinuz vm4.example.com
+    assert_failure 1
+    assert_output --partial "Parameter 'kernel_path' fails validation: not found or not a file"
     kill -9 "$(qemu_pid vm4.example.com)"
     run gnt-instance list --no-headers -o status vm4.example.com
     assert_output "ERROR_down"

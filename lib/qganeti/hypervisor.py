@@ -19,3 +19,13 @@ def check_syntax(name, hvparams):
     if name == "kvm":
         from qganeti import kvm_params
         kvm_params.check_syntax(hvparams)
+
+
+def validate(name, hvparams):
+    """Ganeti's ValidateParameters of hypervisor NAME: what this node must
+    have for HVPARAMS (files, directories, users).  HypervisorError if not."""
+    if name == "kvm":
+        from qganeti import kvm_params
+        kvm_params.validate(hvparams)
+    elif name != "fake":
+        get(name)

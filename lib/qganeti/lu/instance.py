@@ -402,6 +402,7 @@ class Create(iu.InstanceHooks):
             raise errors.OpPrereqError("Instance allocation to group %s (%s) violates policy:"
                                        " %s" % (node["group"], group["name"],
                                                 ", ".join(violations)), errors.ECODE_INVAL)
+        iu.validate_hvparams(ctx, [pnode], op["hypervisor"], pv["hv_full"])
         _check_os(ctx, pnode, op["os_type"], pv["os_full"], op.get("osparams_secret"),
                   op["force_variant"])
         iu.check_free_disk(ctx, pnode, template, sum(d["size"] for d in disks))

@@ -205,7 +205,8 @@ class SetParams(iu.InstanceHooks):
         # hypervisor parameters
         if op["hvparams"]:
             hv_inst = _updated(inst.get("hvparams"), op["hvparams"])
-            hv_inst, _ = iu.check_hvparams(cfg, inst["hypervisor"], hv_inst, inst["os"])
+            hv_inst, hv_full = iu.check_hvparams(cfg, inst["hypervisor"], hv_inst, inst["os"])
+            iu.validate_hvparams(ctx, iu.instance_nodes(cfg, inst), inst["hypervisor"], hv_full)
             pv["hv_inst"] = hv_inst
         # backend parameters
         be_old = iu.filled_be(cfg, inst)

@@ -371,6 +371,35 @@ def check_hvparams(cfg, hypervisor, hvparams, os_name=None):
     return hvparams, filled
 
 
+def validate_hvparams(ctx, node_uuids, hypervisor, filled):
+    """Ganeti's CheckHVParams: the nodes check the filled parameters against
+    what they have (a missing kernel is refused here, not at start)."""
+    if hypervisor == "fake":
+        return      # nothing on a node to check; spare every add a process
+    cfg = ctx.config()
+    for node_uuid in node_uuids:
+        node = cfg["nodes"].get(node_uuid) or {}
+        if node.get("offline"):
+            continue
+        try:
+            ctx.node_call(node_uuid, "hv-validate", [hypervisor], input=filled)
+        except errors.OpExecError as err:
+            raise errors.OpPrereqError("Hypervisor parameter validation failed on node %s: %s"
+                                       % (node_name(cfg, node_uuid), _validate_reason(err)),
+                                       errors.ECODE_INVAL)
+
+
+def _validate_reason(err):
+    """The node's own words, without the node action's prefix."""
+    text = str(err.args[0])
+    marker = "unable to validate parameters of hypervisor "
+    at = text.find(marker)
+    if at >= 0:
+        rest = text[at + len(marker):]
+        return rest.split(": ", 1)[-1]
+    return text
+
+
 def new_mac(cfg, prefix=None, taken=()):
     """Ganeti's GenerateMAC: the cluster's prefix and three random bytes."""
     prefix = prefix or cfg["cluster"].get("mac_prefix", "aa:00:00")
