@@ -30,6 +30,22 @@ teardown() { vc_down; }
     assert_line --regexp '^node2.example.com +127.0.0.12 +C +[0-9.]+[MGT]$'
 }
 
+@test "node-add post hooks run on the nodes already in and on the new node" {
+    vc_up 2
+    vc_init
+    for i in 1 2; do
+        hooks=$VC/node$i/etc/qganeti/hooks/node-add-post.d
+        mkdir -p "$hooks"
+        printf '#!/bin/sh\necho "node%s $GANETI_NODE_NAME" >> %s\n' "$i" "$VC/post-hooks" \
+            > "$hooks/10-record"
+        chmod +x "$hooks/10-record"
+    done
+    run gnt-node add node2.example.com
+    assert_success
+    run sort "$VC/post-hooks"
+    assert_output $'node1 node2.example.com\nnode2 node2.example.com'
+}
+
 @test "add refuses a node already in, an unknown name, and readd of an unknown node" {
     vc_cluster 2
     run gnt-node add node2.example.com

@@ -201,7 +201,8 @@ def _hooks(lu, op, ctx, phase, pre=None):
         cfg = ctx.config()      # as checked, under the operation's locks
         pre_nodes, post_nodes = lu.hooks_nodes(op, ctx)
         if not (hooks.has_work(cfg, hpath, "pre", pre_nodes)
-                or hooks.has_work(cfg, hpath, "post", post_nodes)):
+                or hooks.has_work(cfg, hpath, "post", post_nodes)
+                or hasattr(lu, "post_hook_nodes")):
             return None         # no script anywhere: no environment to build
         lu_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
         env = hooks.build_env(cfg, hpath, "pre", op["OP_ID"], htype, lu_env)
@@ -213,6 +214,8 @@ def _hooks(lu, op, ctx, phase, pre=None):
         return None
     cfg = ctx.config(reload=True)
     pre_env, post_nodes = pre
+    if hasattr(lu, "post_hook_nodes"):     # Ganeti's PreparePostHookNodes
+        post_nodes = lu.post_hook_nodes(op, cfg, post_nodes)
     try:
         post_env = lu.hooks_env(op, ctx) if hasattr(lu, "hooks_env") else {}
     except (errors.GenericError, KeyError):

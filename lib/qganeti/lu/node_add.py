@@ -137,6 +137,12 @@ class Add:
         return nodes, nodes
 
     @staticmethod
+    def post_hook_nodes(op, cfg, nodes):
+        """The new node runs the post hooks too, once it is in the config."""
+        added = [u for u, n in cfg["nodes"].items() if n["name"] == op["node_name"]]
+        return list(nodes) + [u for u in added if u not in nodes]
+
+    @staticmethod
     def run(op, ctx):
         from qganeti import config, replicate
         cfg = ctx.config(reload=True)
