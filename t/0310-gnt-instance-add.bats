@@ -242,7 +242,7 @@ assert_nothing_left() {
     chmod +x "$os_dir/create"
     run gnt-instance add --submit -t file -s 1G -o slow --no-name-check --no-ip-check web1
     jid=${output#JobID: }
-    wait_until "ps -eo args | grep -q '[s]lo[w]/create'" 30
+    wait_until "pgrep -f -- '$os_dir/create' >/dev/null" 30   # this root's, not another test's
     [ -d "$QGANETI_ROOT/srv/qganeti/file-storage/web1" ]
     run gnt-job cancel --kill --yes-do-it "$jid"
     assert_success
