@@ -35,7 +35,7 @@ def _target(op, ctx, inst, what):
                 "No iallocator or node given and no cluster-wide default iallocator found;"
                 " please specify either an iallocator or a node, or set a cluster-wide"
                 " default iallocator", errors.ECODE_INVAL)
-        target = iallocator_target(cfg, name, inst)
+        target = iallocator_target(ctx, cfg, name, inst)
     if target == inst["primary_node"]:
         raise errors.OpPrereqError("Cannot %s instance %s to its primary (%s)"
                                    % (what, inst["name"], iu.node_name(cfg, target)),
@@ -45,11 +45,18 @@ def _target(op, ctx, inst, what):
     return target
 
 
-def iallocator_target(cfg, name, inst):
-    """Placement by iallocator NAME (Ganeti's relocate request): not wired yet."""
-    raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': the iallocator"
-                               " client is not available on this cluster; give a target"
-                               " node instead" % name, errors.ECODE_NORES)
+def iallocator_target(ctx, cfg, name, inst):
+    """Placement by iallocator NAME (Ganeti's relocate request).
+
+    As for a new instance, the allocator runs before the node locks are
+    taken (Ganeti locks every node first); check() then verifies the chosen
+    node under its lock.
+    """
+    from qganeti import iallocator
+    target = iallocator.relocate(ctx, cfg, name, inst)
+    ctx.log_info("Selected nodes for instance %s via iallocator %s: %s"
+                 % (inst["name"], name, cfg["nodes"][target]["name"]))
+    return target
 
 
 def _check_mirrored(ctx, inst, failover):
@@ -469,10 +476,17 @@ def _quietly(ctx, node, action, args):
 
 
 class ChangeGroup:
-    """OP_INSTANCE_CHANGE_GROUP: needs the iallocator (change-group request)."""
+    """OP_INSTANCE_CHANGE_GROUP: the iallocator's change-group answer,
+    submitted as jobs (Ganeti's LUInstanceChangeGroup)."""
 
     @staticmethod
     def expand(op, ctx):
+        cfg = ctx.config()
+        if not op.get("iallocator"):
+            op["iallocator"] = cfg["cluster"].get("default_iallocator") or None
+        if not op["iallocator"]:
+            raise errors.OpPrereqError("No iallocator was specified, neither in the opcode"
+                                       " nor as a cluster-wide default", errors.ECODE_INVAL)
         return iu.lock_instance(op, ctx, mode="shared")
 
     @staticmethod
@@ -494,11 +508,17 @@ class ChangeGroup:
         if not targets:
             raise errors.OpPrereqError("There are no possible target groups",
                                        errors.ECODE_INVAL)
+        ctx.target_groups = targets
 
     @staticmethod
     def run(op, ctx):
-        name = op.get("iallocator") or ctx.config()["cluster"].get("default_iallocator")
-        raise errors.OpPrereqError("Can't compute solution for changing group of instance"
-                                   " '%s' using iallocator '%s': the iallocator client is not"
-                                   " available on this cluster" % (op["instance_name"], name),
-                                   errors.ECODE_NORES)
+        from qganeti import iallocator, jobrun
+        cfg = ctx.config()
+        answer = iallocator.change_group(
+            ctx, cfg, op["iallocator"], [op["instance_name"]], ctx.target_groups,
+            "Can't compute solution for changing group of instance '%s'"
+            % op["instance_name"])
+        jobs = iallocator.evacuation_jobs(ctx, answer, op["early_release"], False)
+        ctx.log_info("Iallocator returned %s job(s) for changing group of instance '%s'"
+                     % (len(jobs), op["instance_name"]))
+        return jobrun.JobsResult(jobs)
