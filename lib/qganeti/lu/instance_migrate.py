@@ -14,6 +14,7 @@ move copies file disks with volume-copy.
 """
 
 import threading
+import time
 
 from qganeti import errors
 from qganeti.lu import instance_util as iu
@@ -21,6 +22,10 @@ from qganeti.lu import instance_util as iu
 MIRRORED = ("drbd", "blockdev", "diskless", "ext", "gluster", "rbd", "sharedfile")
 COPYABLE = ("file", "plain")
 STATUS_POLL = 1.0
+# qemu's states of a migration still under way
+MIGRATION_ACTIVE = ("setup", "active", "pre-switchover", "device", "wait-unplug",
+                    "postcopy-active")
+MIGRATION_TIMEOUT = 3600
 
 
 def _target(op, ctx, inst, what):
@@ -228,22 +233,22 @@ def _migrate(op, ctx, inst, target):
 
     worker = threading.Thread(target=transfer, daemon=True)
     worker.start()
-    last = None
+    progress = _Progress(ctx, source, hv, name)
     while worker.is_alive():
         worker.join(STATUS_POLL)
-        if not worker.is_alive():
-            break
-        try:
-            status = ctx.node_call(source, "instance-migrate-status", [hv, name], timeout=30)
-        except errors.GenericError:
-            continue
-        total = status.get("total_ram") or 0
-        if total and status.get("transferred_ram") != last:
-            last = status.get("transferred_ram")
-            ctx.feedback("* memory transfer progress: %.2f %%" % (100.0 * last / total))
+        if worker.is_alive():
+            progress.poll()
     if "error" in outcome:
         rollback(outcome["error"])
     status = outcome.get("result") or {}
+    # a hypervisor whose migrate only starts the transfer (kvm: QMP migrate)
+    # is followed here until qemu says it is over, as Ganeti's master does
+    deadline = time.monotonic() + MIGRATION_TIMEOUT
+    while status.get("status") in MIGRATION_ACTIVE:
+        if time.monotonic() > deadline:
+            rollback("migration did not finish within %d s" % MIGRATION_TIMEOUT)
+        time.sleep(STATUS_POLL)
+        status = progress.poll() or status
     if status.get("status") not in (None, "completed"):
         rollback("migration status %s" % status.get("status"))
     ctx.forget_undo()
@@ -256,6 +261,27 @@ def _migrate(op, ctx, inst, target):
         except errors.GenericError as err:
             raise errors.OpExecError("Could not finalize instance migration: %s" % err)
     ctx.feedback("* done")
+
+
+class _Progress:
+    """The source's migration status, reported in the job while it moves."""
+
+    def __init__(self, ctx, source, hv, name):
+        self.ctx, self.source, self.hv, self.name = ctx, source, hv, name
+        self.last = None
+
+    def poll(self):
+        try:
+            status = self.ctx.node_call(self.source, "instance-migrate-status",
+                                        [self.hv, self.name], timeout=30)
+        except errors.GenericError:
+            return None
+        total = status.get("total_ram") or 0
+        if total and status.get("transferred_ram") != self.last:
+            self.last = status.get("transferred_ram")
+            self.ctx.feedback("* memory transfer progress: %.2f %%"
+                              % (100.0 * self.last / total))
+        return status
 
 
 def _undo_accept(ctx, target, hv, name):
