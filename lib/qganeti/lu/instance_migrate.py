@@ -205,7 +205,11 @@ def _migrate(op, ctx, inst, target):
     data = migration_data(cfg, inst, source, target, _is_live(op, cfg, inst))
     ctx.feedback("* checking target node %s" % op["target_node"])
     ctx.feedback("* preparing %s to accept the instance" % op["target_node"])
-    accepted = ctx.node_call(target, "instance-accept", [hv, name], input=data) or {}
+    try:
+        accepted = ctx.node_call(target, "instance-accept", [hv, name], input=data) or {}
+    except errors.GenericError as err:
+        raise errors.OpExecError("Could not pre-migrate instance %s: %s"
+                                 % (name, err.args[0] if err.args else err))
     data.update(accepted if isinstance(accepted, dict) else {})
 
     def rollback(reason):
@@ -251,6 +255,9 @@ def _migrate(op, ctx, inst, target):
         status = progress.poll() or status
     if status.get("status") not in (None, "completed"):
         rollback("migration status %s" % status.get("status"))
+    if status.get("downtime") is not None:
+        ctx.feedback("* transfer took %s ms, the guest was paused for %s ms"
+                     % (status.get("total_time"), status["downtime"]))
     ctx.forget_undo()
     # the memory is on the target: from here on the instance lives there
     relocate(ctx, inst, target)
