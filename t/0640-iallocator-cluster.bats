@@ -121,10 +121,18 @@ pnode_of() {
     [[ "$(pnode_of a1)" = node[34].example.com ]]
     run gnt-instance list --no-headers -o status a1
     assert_output running
-    run gnt-group evacuate default
+    add_instance a3 sharedfile node1
+    run gnt-group evacuate --force-failover --sequential default
     assert_success
+    assert_output --partial "Will insist on failovers"
+    assert_output --partial "Jobs will be submitted to run sequentially"
     assert_output --partial "All instances evacuated successfully."
     [[ "$(pnode_of a2)" = node[34].example.com ]]
+    [[ "$(pnode_of a3)" = node[34].example.com ]]
+    run gnt-job list --no-headers -o summary
+    assert_output --partial "INSTANCE_FAILOVER(a2)"
+    assert_output --partial "INSTANCE_FAILOVER(a3)"
+    refute_output --partial "INSTANCE_MIGRATE(a2)"
     # nothing left to do: no jobs, success
     run gnt-group evacuate default
     assert_success
