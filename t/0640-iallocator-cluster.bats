@@ -46,6 +46,12 @@ pnode_of() {
     assert_failure
     assert_output --partial "iallocator module 'nosuch' not found in the search path"
     [ "$(pnode_of web1)" = "$where" ]
+    run gnt-instance migrate -f -I hail -n node1.example.com web1
+    assert_failure
+    assert_output --partial "Specify either an iallocator (-I), or a target node (-n) but not both"
+    run gnt-instance migrate -f -I . web1
+    assert_success
+    assert_output --partial "Selected nodes for instance web1 via iallocator hail:"
     # file disks cannot be relocated
     add_instance f1 file node1 --no-start
     run gnt-instance failover -f f1

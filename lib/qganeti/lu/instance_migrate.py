@@ -31,10 +31,15 @@ MIGRATION_TIMEOUT = 3600
 def _target(op, ctx, inst, what):
     """The target node UUID of a migration/failover."""
     cfg = ctx.config()
+    if op.get("target_node") and op.get("iallocator"):
+        raise errors.OpPrereqError("Do not specify both, iallocator and node",
+                                   errors.ECODE_INVAL)
     if op.get("target_node") or op.get("target_node_uuid"):
         target = iu.node_uuid(cfg, op.get("target_node"), op.get("target_node_uuid"))
     else:
-        name = op.get("iallocator") or cfg["cluster"].get("default_iallocator")
+        name = op.get("iallocator")
+        if not name or name == ".":      # Ganeti's shortcut for the default
+            name = cfg["cluster"].get("default_iallocator")
         if not name:
             raise errors.OpPrereqError(
                 "No iallocator or node given and no cluster-wide default iallocator found;"
