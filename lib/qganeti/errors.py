@@ -216,7 +216,13 @@ class PermissionError(ProtocolError):  # noqa: A001 - Ganeti's own name
 def encode(err):
     """An exception as Ganeti's wire form [ClassName, [args...]]."""
     if isinstance(err, GenericError):
-        return [type(err).__name__, list(err.args)]
+        cls = type(err)
+        if globals().get(cls.__name__) is not cls:
+            # defined elsewhere (nodecall's NodeCallError): a client knows
+            # only its base here, and gets the message
+            cls = next(c for c in cls.__mro__ if globals().get(c.__name__) is c)
+            return [cls.__name__, list(err.args[:1])]
+        return [cls.__name__, list(err.args)]
     return ["OpExecError", [str(err)]]
 
 

@@ -48,7 +48,8 @@ these with a JSON dict and print what they return):
         failed, cancelled ...), "transferred_ram", "total_ram",
         "remaining_ram" (bytes), "total_time", "downtime", "setup_time" (ms)}
     finalize_target(name, {"success": bool})
-        success: wait until the guest runs here, record it; failure: kill
+        success: wait until the guest runs here (resumed if it came paused,
+        as a non-live migration sends it), record it; failure: kill
     finalize_source(name, {"success": bool})
         success: stop the emptied source qemu; failure: resume the guest
     abort_migration(name, {}) -> cancel a migration in progress, resume the
@@ -799,6 +800,10 @@ def finalize_target(name, data):
         if status not in ("running", "paused"):
             raise errors.HypervisorError("Instance %s did not resume after the migration"
                                          " (qemu status %s)" % (name, status))
+        if status == "paused":
+            # a non-live migration stopped the guest before sending it; it
+            # arrives stopped, and runs again here
+            _qmp(name, "cont")
         _log(name, "migrated here")
         return instance_info(name)
     if is_running(name):

@@ -175,15 +175,14 @@ def run(name, document, params=None):
     return reply
 
 
-def allocate(ctx, cfg, name, op, template, disks, group_uuid=None):
-    """Nodes (uuids) for a new instance, as the allocator chooses them."""
+def _alloc_request(cfg, op, template, disks, group_uuid=None):
+    """Ganeti's IAReqInstanceAlloc: the request for one new instance."""
     from qganeti import defaults
     bep = {key: value for key, value in (op.get("beparams") or {}).items()
            if value != "auto"}
     be = defaults.simple_fill_be(cfg["cluster"], bep)
     sizes = [d["size"] for d in disks]
-    required = 2 if template in MIRRORED_INTERNAL else 1
-    request = {"type": "allocate", "name": op["instance_name"], "disk_template": template,
+    request = {"name": op["instance_name"], "disk_template": template,
                "tags": list(op.get("tags") or []), "os": op.get("os_type"),
                "vcpus": be.get("vcpus", 1), "memory": be.get("maxmem", 0),
                "spindle_use": be.get("spindle_use", 1),
@@ -193,13 +192,49 @@ def allocate(ctx, cfg, name, op, template, disks, group_uuid=None):
                "nics": [{"mac": nic.get("mac", "auto"), "ip": nic.get("ip"),
                          "mode": nic.get("mode"), "link": nic.get("link")}
                         for nic in op.get("nics") or []],
-               "required_nodes": required, "hypervisor": op.get("hypervisor")}
+               "required_nodes": 2 if template in MIRRORED_INTERNAL else 1,
+               "hypervisor": op.get("hypervisor")}
     if group_uuid is not None:
         request["group_name"] = cfg["nodegroups"][group_uuid]["name"]
-    eligible = [uuid for uuid, node in sorted(cfg["nodes"].items())
-                if node.get("vm_capable", True) and not node.get("offline")
-                and not node.get("drained")
-                and (group_uuid is None or node["group"] == group_uuid)]
+    return request
+
+
+def _eligible(cfg, group_uuid=None):
+    return [uuid for uuid, node in sorted(cfg["nodes"].items())
+            if node.get("vm_capable", True) and not node.get("offline")
+            and not node.get("drained")
+            and (group_uuid is None or node["group"] == group_uuid)]
+
+
+def _ask(ctx, cfg, name, request, params=None):
+    """Run allocator NAME on REQUEST over the cluster's data; its reply."""
+    find(name)
+    document = cluster_data(ctx, cfg)
+    document["request"] = request
+    merged = dict(cfg["cluster"].get("default_iallocator_params") or {})
+    merged.update(params or {})
+    return run(name, document, merged)
+
+
+def _node_uuids(cfg, name, names):
+    by_name = {node["name"]: uuid for uuid, node in cfg["nodes"].items()}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise errors.OpPrereqError("iallocator '%s' chose unknown node(s) %s"
+                                   % (name, ", ".join(unknown)), errors.ECODE_FAULT)
+    return [by_name[n] for n in names]
+
+
+def _is_names(value):
+    return isinstance(value, list) and all(isinstance(n, str) and n for n in value)
+
+
+def allocate(ctx, cfg, name, op, template, disks, group_uuid=None):
+    """Nodes (uuids) for a new instance, as the allocator chooses them."""
+    request = _alloc_request(cfg, op, template, disks, group_uuid)
+    request["type"] = "allocate"
+    required = request["required_nodes"]
+    eligible = _eligible(cfg, group_uuid)
     if not eligible:
         raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': no suitable"
                                    " node" % name, errors.ECODE_NORES)
@@ -207,13 +242,9 @@ def allocate(ctx, cfg, name, op, template, disks, group_uuid=None):
     if len(eligible) == 1 and required == 1:
         # nothing to choose; the allocator's global N+1 check could never pass
         return eligible
-    document = cluster_data(ctx, cfg)
-    document["request"] = request
-    params = cfg["cluster"].get("default_iallocator_params") or {}
-    reply = run(name, document, params)
+    reply = _ask(ctx, cfg, name, request)
     result = reply["result"]
-    if reply["success"] and not (isinstance(result, list) and result
-                                 and all(isinstance(n, str) for n in result)):
+    if reply["success"] and not (_is_names(result) and result):
         raise errors.OpExecError("iallocator returned invalid result, expected a non-empty"
                                  " list of node names, got %s" % (result,))
     if not reply["success"]:
@@ -223,9 +254,139 @@ def allocate(ctx, cfg, name, op, template, disks, group_uuid=None):
         raise errors.OpPrereqError("iallocator '%s' returned invalid number of nodes (%s),"
                                    " required %s" % (name, len(result), required),
                                    errors.ECODE_FAULT)
-    by_name = {node["name"]: uuid for uuid, node in cfg["nodes"].items()}
-    unknown = [n for n in result if n not in by_name]
-    if unknown:
-        raise errors.OpPrereqError("iallocator '%s' chose unknown node(s) %s"
-                                   % (name, ", ".join(unknown)), errors.ECODE_FAULT)
-    return [by_name[n] for n in result]
+    return _node_uuids(cfg, name, result)
+
+
+def multi_allocate(ctx, cfg, name, items):
+    """Ganeti's IAReqMultiInstanceAlloc.  ITEMS are (create opcode, template,
+    disks); the answer is ([(instance name, [node uuids])], [failed names])."""
+    requests = [_alloc_request(cfg, op, template, disks,
+                               _group(cfg, op.get("group_name")))
+                for op, template, disks in items]
+    eligible = _eligible(cfg)
+    if not eligible:
+        raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': no suitable"
+                                   " node" % name, errors.ECODE_NORES)
+    find(name)
+    if len(eligible) == 1 and all(r["required_nodes"] == 1 for r in requests):
+        # as allocate(): one node, nothing to choose; the creations check room
+        return [(r["name"], eligible) for r in requests], []
+    reply = _ask(ctx, cfg, name, {"type": "multi-allocate", "instances": requests})
+    if not reply["success"]:
+        raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': %s"
+                                   % (name, reply["info"]), errors.ECODE_NORES)
+    result = reply["result"]
+    try:
+        done, failed = result
+        done = [(iname, list(nodes)) for iname, nodes in done]
+        # Ganeti's hail lists failed instances by name; ours adds the reason
+        failed = [f[0] if isinstance(f, list) else f for f in failed]
+        if not all(_is_names(nodes) and nodes for _, nodes in done) or not _is_names(failed):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise errors.OpExecError("iallocator returned invalid result, expected"
+                                 " [[[name, [nodes]]...], [names]], got %s" % (result,))
+    wanted = set(r["name"] for r in requests)
+    missing = wanted - set(n for n, _ in done) - set(failed)
+    if missing:
+        raise errors.OpExecError("Iallocator did return incomplete result: %s"
+                                 % ", ".join(sorted(missing)))
+    return [(iname, _node_uuids(cfg, name, nodes)) for iname, nodes in done], failed
+
+
+def _group(cfg, group_name):
+    if not group_name:
+        return None
+    from qganeti import config
+    return config.group_uuid(cfg, group_name)
+
+
+def relocate(ctx, cfg, name, inst):
+    """Ganeti's IAReqRelocate for an externally mirrored instance: the node
+    (uuid) it should move to from its primary."""
+    from qganeti.lu import instance_util as iu
+    disks = iu.disks_of(cfg, inst)
+    template = _template(cfg, inst)
+    if template in MIRRORED_INTERNAL:
+        raise errors.OpPrereqError("Instance has not exactly one secondary node",
+                                   errors.ECODE_STATE)
+    primary = cfg["nodes"][inst["primary_node"]]["name"]
+    request = {"type": "relocate", "name": inst["name"], "required_nodes": 1,
+               "disk_space_total": disk_space_total(template, [d["size"] for d in disks]),
+               "relocate_from": [primary]}
+    reply = _ask(ctx, cfg, name, request)
+    if not reply["success"]:
+        raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': %s"
+                                   % (name, reply["info"]), errors.ECODE_NORES)
+    result = reply["result"]
+    if not (_is_names(result) and len(result) == 1):
+        raise errors.OpExecError("iallocator returned invalid result, expected a list of"
+                                 " one node name, got %s" % (result,))
+    target = _node_uuids(cfg, name, result)[0]
+    # Ganeti's IAReqRelocate.ValidateResult: the instance stays in its group
+    if cfg["nodes"][target]["group"] != cfg["nodes"][inst["primary_node"]]["group"]:
+        groups = [cfg["nodegroups"][cfg["nodes"][u]["group"]]["name"]
+                  for u in (target, inst["primary_node"])]
+        raise errors.OpExecError("Groups of nodes returned by iallocator (%s) differ from"
+                                 " original groups (%s)" % (groups[0], groups[1]))
+    return target
+
+
+EVAC_OPS = ("OP_INSTANCE_FAILOVER", "OP_INSTANCE_MIGRATE", "OP_INSTANCE_REPLACE_DISKS")
+
+
+def _evacuation(ctx, cfg, name, request, params, what):
+    reply = _ask(ctx, cfg, name, request, params)
+    if not reply["success"]:
+        raise errors.OpPrereqError("%s using iallocator '%s': %s"
+                                   % (what, name, reply["info"]), errors.ECODE_NORES)
+    result = reply["result"]
+    try:
+        moved, failed, jobs = result
+        moved = [(iname, group, list(nodes)) for iname, group, nodes in moved]
+        failed = [(iname, reason) for iname, reason in failed]
+        if not all(isinstance(op, dict) and op.get("OP_ID") in EVAC_OPS
+                   for job in jobs for op in job):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise errors.OpExecError("iallocator returned invalid result, expected"
+                                 " [moved, failed, jobs], got %s" % (result,))
+    return moved, failed, jobs
+
+
+def node_evacuate(ctx, cfg, name, instances, mode, ignore_soft_errors=False):
+    """Ganeti's IAReqNodeEvac: (moved, failed, jobs)."""
+    params = {"ignore-soft-errors": None} if ignore_soft_errors else {}
+    return _evacuation(ctx, cfg, name, {"type": "node-evacuate", "instances": instances,
+                                        "evac_mode": mode}, params,
+                       "Can't compute node evacuation")
+
+
+def change_group(ctx, cfg, name, instances, target_groups, what):
+    """Ganeti's IAReqGroupChange: (moved, failed, jobs)."""
+    return _evacuation(ctx, cfg, name, {"type": "change-group", "instances": instances,
+                                        "target_groups": list(target_groups)}, None, what)
+
+
+def evacuation_jobs(ctx, answer, early_release, use_nodes):
+    """Ganeti's LoadNodeEvacResult: the jobs to submit; any instance the
+    allocator could not place fails the whole operation."""
+    moved, failed, jobs = answer
+    if failed:
+        reason = ", ".join("%s (%s)" % (iname, why) for iname, why in failed)
+        ctx.log_warning("Unable to evacuate instances %s" % reason)
+        raise errors.OpExecError("Unable to evacuate instances %s" % reason)
+    if moved:
+        ctx.log_info("Instances to be moved: %s" % ", ".join(
+            "%s (to %s)" % (iname, ", ".join(nodes) if use_nodes else group)
+            for iname, group, nodes in moved))
+    out = []
+    for job in jobs:
+        ops = []
+        for op in job:
+            op = dict(op)
+            if op["OP_ID"] == "OP_INSTANCE_REPLACE_DISKS":
+                op["early_release"] = early_release
+            ops.append(op)
+        out.append(ops)
+    return out

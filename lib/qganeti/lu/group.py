@@ -472,18 +472,37 @@ class Evacuate:
 
     @staticmethod
     def run(op, ctx):
-        from qganeti import jobrun
+        from qganeti import iallocator, jobrun
+        jobs = []
         if ctx.instances:
-            # moving instances between groups needs the change-group iallocator
-            # request, which qganeti does not build yet
-            raise errors.OpPrereqError("Can't compute group evacuation using iallocator"
-                                       " '%s': moving instances (%s) between node groups is"
-                                       " not implemented" % (op["iallocator"],
-                                                             ", ".join(ctx.instances)),
-                                       errors.ECODE_NORES)
-        ctx.log_info("Iallocator returned %s job(s) for evacuating node group %s", 0,
+            answer = iallocator.change_group(ctx, ctx.config(), op["iallocator"],
+                                             ctx.instances, ctx.targets,
+                                             "Can't compute group evacuation")
+            jobs = iallocator.evacuation_jobs(ctx, answer, op["early_release"], False)
+        ctx.log_info("Iallocator returned %s job(s) for evacuating node group %s", len(jobs),
                      op["group_name"])
-        return jobrun.JobsResult([])
+        if op["force_failover"]:
+            ctx.log_info("Will insist on failovers")
+            jobs = [[_to_failover(sub) for sub in job] for job in jobs]
+        if op["sequential"]:
+            ctx.log_info("Jobs will be submitted to run sequentially")
+            for job in jobs[1:]:
+                for sub in job:
+                    sub["depends"] = [[-1, ["error", "success"]]]
+        return jobrun.JobsResult(jobs)
+
+
+def _to_failover(sub):
+    """Ganeti's _MigrateToFailover."""
+    if sub["OP_ID"] != "OP_INSTANCE_MIGRATE":
+        return sub
+    out = {"OP_ID": "OP_INSTANCE_FAILOVER", "instance_name": sub["instance_name"],
+           "cleanup": sub.get("cleanup", False), "ignore_ipolicy": sub.get("ignore_ipolicy",
+                                                                         False)}
+    for key in ("target_node", "iallocator"):
+        if sub.get(key) is not None:
+            out[key] = sub[key]
+    return out
 
 
 class VerifyDisks:

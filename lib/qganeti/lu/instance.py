@@ -599,7 +599,8 @@ def _stop_quietly(ctx, inst):
 
 
 class MultiAlloc:
-    """OP_INSTANCE_MULTI_ALLOC: one creation job per instance."""
+    """OP_INSTANCE_MULTI_ALLOC: one creation job per instance, placed by one
+    multi-allocate request when no instance names its nodes."""
 
     @staticmethod
     def check(op, ctx):
@@ -623,24 +624,59 @@ class MultiAlloc:
                     errors.ECODE_INVAL)
             op["iallocator"] = default
         from qganeti import opcodes
+        filled = []
         for inst in op["instances"]:
             if inst.get("OP_ID", "OP_INSTANCE_CREATE") != "OP_INSTANCE_CREATE":
                 raise errors.OpPrereqError("Instance objects must be OP_INSTANCE_CREATE"
                                            " opcodes", errors.ECODE_INVAL)
-            opcodes.validate(dict(inst, OP_ID="OP_INSTANCE_CREATE"))
+            filled.append(opcodes.validate(dict(inst, OP_ID="OP_INSTANCE_CREATE")))
+        ctx.allocation = None
+        if op.get("iallocator") and not any(has):
+            ctx.allocation = _multi_allocate(ctx, cfg, op["iallocator"], filled)
 
     @staticmethod
     def run(op, ctx):
         from qganeti import jobrun
+        if ctx.allocation is None:
+            jobs = [[dict(inst, OP_ID="OP_INSTANCE_CREATE")] for inst in op["instances"]]
+            return jobrun.JobsResult(jobs, allocatable=[j[0].get("instance_name")
+                                                        for j in jobs], failed=[])
+        cfg = ctx.config()
+        allocatable, failed = ctx.allocation
+        by_name = {inst["instance_name"]: inst for inst in op["instances"]}
         jobs = []
-        names = []
-        for inst in op["instances"]:
-            sub = dict(inst, OP_ID="OP_INSTANCE_CREATE")
-            if not sub.get("pnode") and op.get("iallocator"):
-                sub["iallocator"] = op["iallocator"]
+        for name, nodes in allocatable:
+            sub = dict(by_name[name], OP_ID="OP_INSTANCE_CREATE")
+            sub["pnode"] = cfg["nodes"][nodes[0]]["name"]
+            if len(nodes) > 1:
+                sub["snode"] = cfg["nodes"][nodes[1]]["name"]
             jobs.append([sub])
-            names.append(sub.get("instance_name"))
-        return jobrun.JobsResult(jobs, allocatable=names, failed=[])
+        return jobrun.JobsResult(jobs, allocatable=[name for name, _ in allocatable],
+                                 failed=failed)
+
+
+def _multi_allocate(ctx, cfg, name, ops):
+    """Ganeti's multi-allocate request for the creations OPS (all at once,
+    so that each placement counts the ones before it)."""
+    from qganeti import iallocator
+    items = []
+    for sub in ops:
+        if not sub.get("instance_name"):
+            raise errors.OpPrereqError("Instance objects need an instance name",
+                                       errors.ECODE_INVAL)
+        template, disks = _check_disk_args(sub, cfg)
+        items.append((sub, template, disks))
+    names = [sub["instance_name"] for sub in ops]
+    if len(set(names)) != len(names):
+        raise errors.OpPrereqError("Duplicate instance names in the request",
+                                   errors.ECODE_INVAL)
+    allocatable, failed = iallocator.multi_allocate(ctx, cfg, name, items)
+    for iname, nodes in allocatable:
+        ctx.log_info("Selected nodes for instance %s via iallocator %s: %s"
+                     % (iname, name, ", ".join(cfg["nodes"][u]["name"] for u in nodes)))
+    if failed:
+        ctx.log_warning("Instances that could not be allocated: %s" % ", ".join(failed))
+    return allocatable, failed
 
 
 class Remove(iu.InstanceHooks):

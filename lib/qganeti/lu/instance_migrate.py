@@ -14,6 +14,7 @@ move copies file disks with volume-copy.
 """
 
 import threading
+import time
 
 from qganeti import errors
 from qganeti.lu import instance_util as iu
@@ -21,21 +22,30 @@ from qganeti.lu import instance_util as iu
 MIRRORED = ("drbd", "blockdev", "diskless", "ext", "gluster", "rbd", "sharedfile")
 COPYABLE = ("file", "plain")
 STATUS_POLL = 1.0
+# qemu's states of a migration still under way
+MIGRATION_ACTIVE = ("setup", "active", "pre-switchover", "device", "wait-unplug",
+                    "postcopy-active")
+MIGRATION_TIMEOUT = 3600
 
 
 def _target(op, ctx, inst, what):
     """The target node UUID of a migration/failover."""
     cfg = ctx.config()
+    if op.get("target_node") and op.get("iallocator"):
+        raise errors.OpPrereqError("Do not specify both, iallocator and node",
+                                   errors.ECODE_INVAL)
     if op.get("target_node") or op.get("target_node_uuid"):
         target = iu.node_uuid(cfg, op.get("target_node"), op.get("target_node_uuid"))
     else:
-        name = op.get("iallocator") or cfg["cluster"].get("default_iallocator")
+        name = op.get("iallocator")
+        if not name or name == ".":      # Ganeti's shortcut for the default
+            name = cfg["cluster"].get("default_iallocator")
         if not name:
             raise errors.OpPrereqError(
                 "No iallocator or node given and no cluster-wide default iallocator found;"
                 " please specify either an iallocator or a node, or set a cluster-wide"
                 " default iallocator", errors.ECODE_INVAL)
-        target = iallocator_target(cfg, name, inst)
+        target = iallocator_target(ctx, cfg, name, inst)
     if target == inst["primary_node"]:
         raise errors.OpPrereqError("Cannot %s instance %s to its primary (%s)"
                                    % (what, inst["name"], iu.node_name(cfg, target)),
@@ -45,11 +55,18 @@ def _target(op, ctx, inst, what):
     return target
 
 
-def iallocator_target(cfg, name, inst):
-    """Placement by iallocator NAME (Ganeti's relocate request): not wired yet."""
-    raise errors.OpPrereqError("Can't compute nodes using iallocator '%s': the iallocator"
-                               " client is not available on this cluster; give a target"
-                               " node instead" % name, errors.ECODE_NORES)
+def iallocator_target(ctx, cfg, name, inst):
+    """Placement by iallocator NAME (Ganeti's relocate request).
+
+    As for a new instance, the allocator runs before the node locks are
+    taken (Ganeti locks every node first); check() then verifies the chosen
+    node under its lock.
+    """
+    from qganeti import iallocator
+    target = iallocator.relocate(ctx, cfg, name, inst)
+    ctx.log_info("Selected nodes for instance %s via iallocator %s: %s"
+                 % (inst["name"], name, cfg["nodes"][target]["name"]))
+    return target
 
 
 def _check_mirrored(ctx, inst, failover):
@@ -193,7 +210,11 @@ def _migrate(op, ctx, inst, target):
     data = migration_data(cfg, inst, source, target, _is_live(op, cfg, inst))
     ctx.feedback("* checking target node %s" % op["target_node"])
     ctx.feedback("* preparing %s to accept the instance" % op["target_node"])
-    accepted = ctx.node_call(target, "instance-accept", [hv, name], input=data) or {}
+    try:
+        accepted = ctx.node_call(target, "instance-accept", [hv, name], input=data) or {}
+    except errors.GenericError as err:
+        raise errors.OpExecError("Could not pre-migrate instance %s: %s"
+                                 % (name, err.args[0] if err.args else err))
     data.update(accepted if isinstance(accepted, dict) else {})
 
     def rollback(reason):
@@ -221,24 +242,27 @@ def _migrate(op, ctx, inst, target):
 
     worker = threading.Thread(target=transfer, daemon=True)
     worker.start()
-    last = None
+    progress = _Progress(ctx, source, hv, name)
     while worker.is_alive():
         worker.join(STATUS_POLL)
-        if not worker.is_alive():
-            break
-        try:
-            status = ctx.node_call(source, "instance-migrate-status", [hv, name], timeout=30)
-        except errors.GenericError:
-            continue
-        total = status.get("total_ram") or 0
-        if total and status.get("transferred_ram") != last:
-            last = status.get("transferred_ram")
-            ctx.feedback("* memory transfer progress: %.2f %%" % (100.0 * last / total))
+        if worker.is_alive():
+            progress.poll()
     if "error" in outcome:
         rollback(outcome["error"])
     status = outcome.get("result") or {}
+    # a hypervisor whose migrate only starts the transfer (kvm: QMP migrate)
+    # is followed here until qemu says it is over, as Ganeti's master does
+    deadline = time.monotonic() + MIGRATION_TIMEOUT
+    while status.get("status") in MIGRATION_ACTIVE:
+        if time.monotonic() > deadline:
+            rollback("migration did not finish within %d s" % MIGRATION_TIMEOUT)
+        time.sleep(STATUS_POLL)
+        status = progress.poll() or status
     if status.get("status") not in (None, "completed"):
         rollback("migration status %s" % status.get("status"))
+    if status.get("downtime") is not None:
+        ctx.feedback("* transfer took %s ms, the guest was paused for %s ms"
+                     % (status.get("total_time"), status["downtime"]))
     ctx.forget_undo()
     # the memory is on the target: from here on the instance lives there
     relocate(ctx, inst, target)
@@ -249,6 +273,27 @@ def _migrate(op, ctx, inst, target):
         except errors.GenericError as err:
             raise errors.OpExecError("Could not finalize instance migration: %s" % err)
     ctx.feedback("* done")
+
+
+class _Progress:
+    """The source's migration status, reported in the job while it moves."""
+
+    def __init__(self, ctx, source, hv, name):
+        self.ctx, self.source, self.hv, self.name = ctx, source, hv, name
+        self.last = None
+
+    def poll(self):
+        try:
+            status = self.ctx.node_call(self.source, "instance-migrate-status",
+                                        [self.hv, self.name], timeout=30)
+        except errors.GenericError:
+            return None
+        total = status.get("total_ram") or 0
+        if total and status.get("transferred_ram") != self.last:
+            self.last = status.get("transferred_ram")
+            self.ctx.feedback("* memory transfer progress: %.2f %%"
+                              % (100.0 * self.last / total))
+        return status
 
 
 def _undo_accept(ctx, target, hv, name):
@@ -469,10 +514,17 @@ def _quietly(ctx, node, action, args):
 
 
 class ChangeGroup:
-    """OP_INSTANCE_CHANGE_GROUP: needs the iallocator (change-group request)."""
+    """OP_INSTANCE_CHANGE_GROUP: the iallocator's change-group answer,
+    submitted as jobs (Ganeti's LUInstanceChangeGroup)."""
 
     @staticmethod
     def expand(op, ctx):
+        cfg = ctx.config()
+        if not op.get("iallocator"):
+            op["iallocator"] = cfg["cluster"].get("default_iallocator") or None
+        if not op["iallocator"]:
+            raise errors.OpPrereqError("No iallocator was specified, neither in the opcode"
+                                       " nor as a cluster-wide default", errors.ECODE_INVAL)
         return iu.lock_instance(op, ctx, mode="shared")
 
     @staticmethod
@@ -494,11 +546,17 @@ class ChangeGroup:
         if not targets:
             raise errors.OpPrereqError("There are no possible target groups",
                                        errors.ECODE_INVAL)
+        ctx.target_groups = targets
 
     @staticmethod
     def run(op, ctx):
-        name = op.get("iallocator") or ctx.config()["cluster"].get("default_iallocator")
-        raise errors.OpPrereqError("Can't compute solution for changing group of instance"
-                                   " '%s' using iallocator '%s': the iallocator client is not"
-                                   " available on this cluster" % (op["instance_name"], name),
-                                   errors.ECODE_NORES)
+        from qganeti import iallocator, jobrun
+        cfg = ctx.config()
+        answer = iallocator.change_group(
+            ctx, cfg, op["iallocator"], [op["instance_name"]], ctx.target_groups,
+            "Can't compute solution for changing group of instance '%s'"
+            % op["instance_name"])
+        jobs = iallocator.evacuation_jobs(ctx, answer, op["early_release"], False)
+        ctx.log_info("Iallocator returned %s job(s) for changing group of instance '%s'"
+                     % (len(jobs), op["instance_name"]))
+        return jobrun.JobsResult(jobs)

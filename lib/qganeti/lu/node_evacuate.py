@@ -1,11 +1,12 @@
 """Emptying a node: OP_NODE_MIGRATE and OP_NODE_EVACUATE (Ganeti's LUNodeMigrate,
 LUNodeEvacuate), each submitting one job per instance.
 
-Beyond Ganeti: with an explicit target node (-n), evacuate also moves
-primary instances there (Ganeti evacuates only secondaries that way):
-mirrored ones (sharedfile, diskless) by migration, falling back to failover
-when stopped; file-based ones by move.  Placement by iallocator is left to
-the iallocator client (not wired on this cluster yet: it says so).
+Without a target node, evacuate asks the iallocator (node-evacuate
+request) and submits the jobs of its answer, as Ganeti does.  Beyond
+Ganeti: with an explicit target node (-n), evacuate also moves primary
+instances there (Ganeti evacuates only secondaries that way): mirrored ones
+(sharedfile, diskless) by migration, falling back to failover when stopped;
+file-based ones by move.
 """
 
 from qganeti import errors
@@ -109,10 +110,12 @@ class Evacuate:
         if not instances:
             return jobrun.JobsResult([])
         if target is None:
-            raise errors.OpPrereqError("Can't compute node evacuation using iallocator '%s':"
-                                       " the iallocator client is not available on this"
-                                       " cluster; give a target node instead"
-                                       % op["iallocator"], errors.ECODE_NORES)
+            from qganeti import iallocator
+            answer = iallocator.node_evacuate(ctx, cfg, op["iallocator"],
+                                              [i["name"] for i in instances], op["mode"],
+                                              bool(op.get("ignore_soft_errors")))
+            return jobrun.JobsResult(iallocator.evacuation_jobs(ctx, answer,
+                                                                op["early_release"], True))
         iu.check_node_online(cfg, target)
         target_name = cfg["nodes"][target]["name"]
         jobs = []
