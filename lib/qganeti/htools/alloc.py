@@ -222,15 +222,28 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     kind, targets = alloc_nodes
     force = opts.ignore_soft_errors
 
-    def is_good(alloc):
-        if not opts.capacity:
-            return True
+    fast = None
+    if opts.capacity:
+        from qganeti.htools.globaln1 import FastN1
+        fast = FastN1(cl, evacuees(cl, nodes, opts))
+
+    def trial(tried):
         journal = moves.Journal(cl)
-        place(cl, i, alloc, journal)
+        place(cl, i, alloc_, journal)
         try:
-            return redundant(cl, nodes, opts)
+            return all(can_evacuate(cl, n, opts) for n in tried)
         finally:
             journal.restore()
+
+    def is_good(alloc):
+        nonlocal alloc_
+        if not opts.capacity:
+            return True
+        alloc_ = alloc
+        if not fast.usable:
+            return trial(evacuees(cl, nodes, opts))
+        return fast.good(i, alloc, trial)
+    alloc_ = None
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
@@ -424,15 +437,16 @@ def can_evacuate(cl, n, opts):
         journal.restore()
 
 
+def evacuees(cl, nodes, opts):
+    """The nodes GlobalN1.redundant evacuates: all, or the online ones
+    when existing violations are accepted."""
+    return [n for n in nodes if not (opts.accept_existing and cl.nf[n * NF + OFFLINE])]
+
+
 def redundant(cl, nodes, opts):
-    """GlobalN1.redundant: every node (online ones, when existing
-    violations are accepted) can be evacuated."""
-    for n in nodes:
-        if opts.accept_existing and cl.nf[n * NF + OFFLINE]:
-            continue
-        if not can_evacuate(cl, n, opts):
-            return False
-    return True
+    """GlobalN1.redundant: every node can be evacuated (by trial; the
+    allocation itself uses globaln1.FastN1)."""
+    return all(can_evacuate(cl, n, opts) for n in evacuees(cl, nodes, opts))
 
 
 # -- evacuation ---------------------------------------------------------------
