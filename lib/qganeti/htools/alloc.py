@@ -155,30 +155,44 @@ def _node_map_after_add(cl, n, i):
     return counts
 
 
-def allocate_on_pair(cl, stats, i, p, s, force):
-    rec = cl.instrecs[i]
-    rc = policy_check(cl, rec, p)
-    if rc != OK:
-        return rc
+def allocate_on_pair(cl, stats, i, p, s, force, cache=None):
+    """Cluster.allocateOnPair.  The primary's half (policy, new row and
+    statistics) is the same for every secondary with the same location
+    score: `cache` (a dict) keeps it between calls for one instance."""
     iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
-    prow = [0.0] * NF
+    key = (p, iloc)
+    half = cache.get(key) if cache is not None else None
+    if half is None:
+        half = _primary_half(cl, stats, i, p, iloc, force)
+        if cache is not None:
+            cache[key] = half
+    if not isinstance(half, tuple):
+        return half
+    prow, pstats = half
     srow = [0.0] * NF
-    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
-                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force, prow, 0)
-    if rc != OK:
-        return rc
     rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes, False, False,
                          srow, 0)
     if rc != OK:
         return rc
-    pmap_old = metrics.instance_map(cl, p)
-    pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
     smap = metrics.instance_map(cl, s)
-    new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
-                               pmap_new, not cl.nf[p * NF + OFFLINE])
-    new = metrics.update_stats(new, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
+    new = metrics.update_stats(pstats, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
                                not cl.nf[s * NF + OFFLINE])
     return Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new), iloc)
+
+
+def _primary_half(cl, stats, i, p, iloc, force):
+    rc = policy_check(cl, cl.instrecs[i], p)
+    if rc != OK:
+        return rc
+    prow = [0.0] * NF
+    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force, prow, 0)
+    if rc != OK:
+        return rc
+    pmap_old = metrics.instance_map(cl, p)
+    pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
+    return prow, metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
+                                      pmap_new, not cl.nf[p * NF + OFFLINE])
 
 
 def allocate_on_single(cl, nodes, i, p, force):
@@ -249,10 +263,11 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
             raise AllocError("Not enough online nodes")
         stats = metrics.cluster_stats(cl, nodes)
         total = Solution()
+        cache = {}
         for p, secondaries in targets:
             fails, oks = [], []
             for s in secondaries:
-                result = allocate_on_pair(cl, stats, i, p, s, force)
+                result = allocate_on_pair(cl, stats, i, p, s, force, cache)
                 (oks if isinstance(result, Alloc) else fails).append(result)
             total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
     else:
