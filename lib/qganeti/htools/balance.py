@@ -9,6 +9,7 @@ score and the tie-breaking are Ganeti's.
 """
 
 import math
+import time
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools.consts import (
@@ -21,7 +22,11 @@ from qganeti.htools.consts import (
 TIE_TOLERANCE = 1e-9
 BUFFER = 4096
 # instances x targets above which the compiled kernels repay numba's start
+# at once; below it the search starts in plain Python and switches once it
+# has spent about what numba's start costs (~0.6 s warm), so a small problem
+# never imports numba and a long one pays at most twice the better choice
 COMPILE_THRESHOLD = 5000
+SWITCH_AFTER = 0.5
 
 
 class Options:
@@ -51,13 +56,15 @@ class Balancer:
         self.placements = []
         self.scratch = moves.Scratch()
         size = len(self.insts) * max(1, len(self.nodes))
-        if accelerate is None:
-            accelerate = size > COMPILE_THRESHOLD
         self.prev = None        # statistics of the previous step
         self.lbound = {}        # instance -> lower bound of its moves' scores
         self.touched = set()    # nodes the last move changed
         self.rescanned = 0
         self.jit = None
+        self.adaptive = accelerate is None
+        self.spent = 0.0        # CPU seconds of plain-Python searching
+        if accelerate is None:
+            accelerate = size > COMPILE_THRESHOLD
         if accelerate:
             from qganeti.htools import jit
             self.jit = jit.Compiled(cl)
@@ -130,6 +137,18 @@ class Balancer:
     def search(self):
         """The best move of this step: (instance, move, target, exact
         score), or None when no candidate beats the current score."""
+        if self.jit is not None or not self.adaptive:
+            return self._search()
+        start = time.process_time()
+        try:
+            return self._search()
+        finally:
+            self.spent += time.process_time() - start
+            if self.spent > SWITCH_AFTER:
+                from qganeti.htools import jit
+                self.jit = jit.Compiled(self.cl)
+
+    def _search(self):
         cl = self.cl
         cands = self.candidates()
         targets = [n for n in self.nodes if not cl.nf[n * NF + OFFLINE]]
