@@ -91,6 +91,18 @@ def test_hbal_on_generated_clusters(spec, tmp_path):
         check("hbal", ["-t", str(path)] + options)
 
 
+@needs_hbal
+@pytest.mark.parametrize("spec", [dict(nodes=14, instances=140, template="mixed", seed=6),
+                                  dict(nodes=16, instances=160, template="drbd", seed=8,
+                                       offline=1)],
+                         ids=lambda s: "%(template)s-%(nodes)d" % s)
+def test_hbal_longer_runs(spec, tmp_path):
+    """Bigger clusters, where the search may switch to the compiled kernels."""
+    path = tmp_path / "cluster.data"
+    path.write_text(htools_gen.generate(**spec))
+    check("hbal", ["-t", str(path), "-l", "12", "-C"])
+
+
 def _requests(text, seed):
     import random
     rng = random.Random(seed)
