@@ -13,9 +13,9 @@ import time
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools.consts import (
-    I_AUTO_BAL, I_MOVABLE, IF, KINDS, MAP, MV_FAILOVER, MV_FAILOVER_ANY,
-    MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY, MV_REPLACE_SECONDARY,
-    NCOMP, NF, OFFLINE, OK, STD, SUM, SUM_OFFLINE, WEIGHTS)
+    DT_DRBD, I_AUTO_BAL, I_DT, I_MOVABLE, I_PNODE, I_SNODE, IF, KINDS, MAP, MV_FAILOVER,
+    MV_FAILOVER_ANY, MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY,
+    MV_REPLACE_SECONDARY, NCOMP, NF, OFFLINE, OK, STD, SUM, SUM_OFFLINE, WEIGHTS)
 
 # candidates whose estimate is this close (relative) to the best estimate
 # are re-scored exactly; estimates are good to ~1e-13
@@ -168,10 +168,16 @@ class Balancer:
             online and math.isfinite(self.score)
         modes = []
         lbound = []
+        inf, touched, known = cl.inf, self.touched, self.lbound
         for i in cands:
-            if prune and i in self.lbound and not (set(cl.inst_nodes(i)) & self.touched):
+            # cl.inst_nodes(i) & touched, spelt out: this runs for every
+            # candidate at every step
+            off = i * IF
+            moved = int(inf[off + I_PNODE]) in touched or (
+                inf[off + I_DT] == DT_DRBD and int(inf[off + I_SNODE]) in touched)
+            if prune and i in known and not moved:
                 modes.append(1)
-                lbound.append(self.lbound[i])
+                lbound.append(known[i])
             else:
                 modes.append(2)
                 lbound.append(0.0)
