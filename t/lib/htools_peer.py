@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Run one of our htools and Debian's Ganeti 3.0.2 peer on the same input
 and compare what they print (stdout, stderr, exit code, saved files).
 

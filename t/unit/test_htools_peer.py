@@ -91,6 +91,18 @@ def test_hbal_on_generated_clusters(spec, tmp_path):
         check("hbal", ["-t", str(path)] + options)
 
 
+@needs_hbal
+@pytest.mark.parametrize("spec", [dict(nodes=14, instances=140, template="mixed", seed=6),
+                                  dict(nodes=16, instances=160, template="drbd", seed=8,
+                                       offline=1)],
+                         ids=lambda s: "%(template)s-%(nodes)d" % s)
+def test_hbal_longer_runs(spec, tmp_path):
+    """Bigger clusters, where the search may switch to the compiled kernels."""
+    path = tmp_path / "cluster.data"
+    path.write_text(htools_gen.generate(**spec))
+    check("hbal", ["-t", str(path), "-l", "12", "-C"])
+
+
 def _requests(text, seed):
     import random
     rng = random.Random(seed)
@@ -167,6 +179,8 @@ BAD_FILES = {
              "32768,8,1048576,16,8,12|drbd|4.0|32.0\n",
     "numbers as ghc reads them": H + "n1|(1e3)|- 5|0x10|1.5e3|0o17|Infinity|N|u\n\n"
                                  "i1|((7))|10|1|running|Y|n1||plain|\n\n\n",
+    "empty": "",
+    "instance number": H + N + "\n" + I + "i2|x|10|1|running|Y|n1||plain|\n\n\n",
     "missing memory warning": H + "n1|1024|0|0|95367|0|4|N|u\n\n" + I + "\n\n",
 }
 
@@ -185,7 +199,9 @@ BAD_OPTIONS = [["--foo", "--bar"], ["-Z"], ["-t"], ["--print"], ["--no"], ["-l",
                ["--help-completion"], ["-t", "/nonexistent"], ["-U", "/nonexistent"], [],
                ["-O", "nosuch"], ["-G", "nosuch"], ["--select-instances=zz"],
                ["--exclude-instances", "inst-p"], ["-X"], ["extra", "args"],
-               ["-m", "host"], ["-L"]]
+               ["-m", "host"], ["-L"], ["-t", "/"], ["-l", "-1"], ["-g", "x"],
+               ["--min-gain-limit=a"], ["-C/nonexistent/dir/x"], ["-G"],
+               ["-S/nonexistent/dir/x"], ["-S/"]]
 
 
 @needs_hbal
@@ -209,6 +225,7 @@ def _request(change):
 
 BAD_REQUESTS = {
     "not json": '{"a":',
+    "trailing text": '{"request": {"type": "allocate"}} xx',
     "not an object": "[1,2]",
     "empty": "{}",
     "no request": _request(lambda d: d.pop("request")),
@@ -240,7 +257,9 @@ def test_bad_requests(name, tmp_path):
 
 
 @needs_hail
-@pytest.mark.parametrize("argv", [[], ["a", "b"], ["/nonexistent"], ["--foo"], ["--help"]],
+@pytest.mark.parametrize("argv", [[], ["a", "b"], ["/nonexistent"], ["--foo"], ["--help"],
+                                  [os.path.join(DATA, "hail-alloc-drbd.json"), "-S",
+                                   "/nonexistent/dir/x"]],
                          ids=" ".join)
 def test_hail_usage(argv):
     check("hail", argv)

@@ -9,6 +9,7 @@ global N+1 capacity check is Ganeti's.
 """
 
 import copy
+import math
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools import consts as C
@@ -155,30 +156,44 @@ def _node_map_after_add(cl, n, i):
     return counts
 
 
-def allocate_on_pair(cl, stats, i, p, s, force):
-    rec = cl.instrecs[i]
-    rc = policy_check(cl, rec, p)
-    if rc != OK:
-        return rc
+def allocate_on_pair(cl, stats, i, p, s, force, cache=None):
+    """Cluster.allocateOnPair.  The primary's half (policy, new row and
+    statistics) is the same for every secondary with the same location
+    score: `cache` (a dict) keeps it between calls for one instance."""
     iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
-    prow = [0.0] * NF
+    key = (p, iloc)
+    half = cache.get(key) if cache is not None else None
+    if half is None:
+        half = _primary_half(cl, stats, i, p, iloc, force)
+        if cache is not None:
+            cache[key] = half
+    if not isinstance(half, tuple):
+        return half
+    prow, pstats = half
     srow = [0.0] * NF
-    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
-                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force, prow, 0)
-    if rc != OK:
-        return rc
     rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes, False, False,
                          srow, 0)
     if rc != OK:
         return rc
-    pmap_old = metrics.instance_map(cl, p)
-    pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
     smap = metrics.instance_map(cl, s)
-    new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
-                               pmap_new, not cl.nf[p * NF + OFFLINE])
-    new = metrics.update_stats(new, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
+    new = metrics.update_stats(pstats, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
                                not cl.nf[s * NF + OFFLINE])
     return Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new), iloc)
+
+
+def _primary_half(cl, stats, i, p, iloc, force):
+    rc = policy_check(cl, cl.instrecs[i], p)
+    if rc != OK:
+        return rc
+    prow = [0.0] * NF
+    rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                         cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force, prow, 0)
+    if rc != OK:
+        return rc
+    pmap_old = metrics.instance_map(cl, p)
+    pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
+    return prow, metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
+                                      pmap_new, not cl.nf[p * NF + OFFLINE])
 
 
 def allocate_on_single(cl, nodes, i, p, force):
@@ -194,6 +209,43 @@ def allocate_on_single(cl, nodes, i, p, force):
         return rc
     score = metrics.comp_cv(cl, nodes, {p: prow}, {p: _node_map_after_add(cl, p, i)})
     return Alloc([p], [(p, prow)], score, iloc)
+
+
+def best_single(cl, nodes, targets, i):
+    """The allocation collection_to_solution picks among
+    allocate_on_single(cl, nodes, i, p, True) for p in targets (the
+    lowest score; on a tie the later target), without scoring every
+    target from scratch: Ganeti's incremental statistics estimate each
+    score (to ~1e-12), and only those within a hair of the best
+    estimate get the full recomputation that decides."""
+    stats = metrics.cluster_stats(cl, nodes)
+    rec = cl.instrecs[i]
+    estimates = []
+    for p in targets:
+        if policy_check(cl, rec, p) != OK:
+            continue
+        iloc = cl.inf[i * IF + I_LOC_SCORE]
+        prow = [0.0] * NF
+        rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                             cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, True,
+                             prow, 0)
+        if rc != OK:
+            continue
+        new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF],
+                                   metrics.instance_map(cl, p), prow,
+                                   metrics.instance_map(cl, p, _node_map_after_add(cl, p, i)),
+                                   not cl.nf[p * NF + OFFLINE])
+        estimates.append((metrics.score_of_stats(new), p))
+    if not estimates:
+        return None
+    if all(math.isfinite(score) for score, _ in estimates):
+        low = min(score for score, _ in estimates)
+        tol = 1e-9 * max(1.0, abs(low))
+        close = [p for score, p in estimates if score <= low + tol]
+    else:                   # infinite or NaN scores: no shortcut
+        close = [p for _, p in estimates]
+    oks = [allocate_on_single(cl, nodes, i, p, True) for p in close]
+    return collection_to_solution([], oks, lambda a: True).best
 
 
 def place(cl, i, alloc, journal=None):
@@ -222,24 +274,38 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     kind, targets = alloc_nodes
     force = opts.ignore_soft_errors
 
-    def is_good(alloc):
-        if not opts.capacity:
-            return True
+    fast = None
+    if opts.capacity:
+        from qganeti.htools.globaln1 import FastN1
+        fast = FastN1(cl, evacuees(cl, nodes, opts))
+
+    def trial(tried):
         journal = moves.Journal(cl)
-        place(cl, i, alloc, journal)
+        place(cl, i, alloc_, journal)
         try:
-            return redundant(cl, nodes, opts)
+            return all(can_evacuate(cl, n, opts) for n in tried)
         finally:
             journal.restore()
+
+    def is_good(alloc):
+        nonlocal alloc_
+        if not opts.capacity:
+            return True
+        alloc_ = alloc
+        if not fast.usable:
+            return trial(evacuees(cl, nodes, opts))
+        return fast.good(i, alloc, trial)
+    alloc_ = None
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
         stats = metrics.cluster_stats(cl, nodes)
         total = Solution()
+        cache = {}
         for p, secondaries in targets:
             fails, oks = [], []
             for s in secondaries:
-                result = allocate_on_pair(cl, stats, i, p, s, force)
+                result = allocate_on_pair(cl, stats, i, p, s, force, cache)
                 (oks if isinstance(result, Alloc) else fails).append(result)
             total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
     else:
@@ -405,14 +471,10 @@ def can_evacuate(cl, n, opts):
         fixed_.sort(key=lambda i: -cl.inf[i * IF + I_MEMORY])
         group_nodes = [k for k in range(cl.nnodes) if cl.node_group(k) == grp]
         for i in fixed_:
-            oks = []
-            for p in escape:
-                result = allocate_on_single(cl, group_nodes, i, p, True)
-                if isinstance(result, Alloc):
-                    oks.append(result)
-            sol = collection_to_solution([], oks, lambda a: True)
-            if sol.best is None:
+            best = best_single(cl, group_nodes, escape, i)
+            if best is None:
                 return False
+            sol = Solution(best=best)
             for node, row in sol.best.rows:
                 journal.node(node)
                 cl.nf[node * NF:(node + 1) * NF] = row
@@ -424,21 +486,35 @@ def can_evacuate(cl, n, opts):
         journal.restore()
 
 
+def evacuees(cl, nodes, opts):
+    """The nodes GlobalN1.redundant evacuates: all, or the online ones
+    when existing violations are accepted."""
+    return [n for n in nodes if not (opts.accept_existing and cl.nf[n * NF + OFFLINE])]
+
+
 def redundant(cl, nodes, opts):
-    """GlobalN1.redundant: every node (online ones, when existing
-    violations are accepted) can be evacuated."""
-    for n in nodes:
-        if opts.accept_existing and cl.nf[n * NF + OFFLINE]:
-            continue
-        if not can_evacuate(cl, n, opts):
-            return False
-    return True
+    """GlobalN1.redundant: every node can be evacuated (by trial; the
+    allocation itself uses globaln1.FastN1)."""
+    return all(can_evacuate(cl, n, opts) for n in evacuees(cl, nodes, opts))
 
 
 # -- evacuation ---------------------------------------------------------------
 
 def group_score(cl, gdx):
     return metrics.comp_cv(cl, [n for n in range(cl.nnodes) if cl.node_group(n) == gdx])
+
+
+def _estimate(cl, stats, members, i, move, ndx, rows):
+    """The group score after a move, from incremental statistics."""
+    counts = moves.exclusion_counts_after(cl, i, move, ndx)
+    for node, row in rows:
+        if node not in members:
+            continue
+        old_map = metrics.instance_map(cl, node)
+        new_map = metrics.instance_map(cl, node, counts[node]) if node in counts else old_map
+        stats = metrics.update_stats(stats, cl, cl.nf[node * NF:(node + 1) * NF], old_map, row,
+                                     new_map, not cl.nf[node * NF + OFFLINE])
+    return metrics.score_of_stats(stats) if stats else 0.0
 
 
 def evac_one_node(cl, i, gdx, avail, opts, journal=None):
@@ -451,13 +527,25 @@ def evac_one_node(cl, i, gdx, avail, opts, journal=None):
     best = None
     failures = ""
     scratch = moves.Scratch()
+    # estimates first (Ganeti's incremental statistics); only the targets
+    # within a hair of the best estimate are scored in full below
+    members = [n for n in range(cl.nnodes) if cl.node_group(n) == gdx]
+    stats = metrics.cluster_stats(cl, members)
+    members = set(members)
+    found = []
     for ndx in avail:
         rc, iloc, rows = moves.move_rows(cl, i, move, ndx, opts.ignore_soft_errors, scratch)
         if rc != OK:
-            if best is None:
+            if not found:
                 failures += " Node %s failed: %s;" % (cl.noderecs[ndx].name,
                                                      FAIL_NAMES[rc - 1])
             continue
+        found.append((_estimate(cl, stats, members, i, move, ndx, rows), ndx, rows, iloc))
+    if found and all(math.isfinite(est) for est, _, _, _ in found):
+        low = min(est for est, _, _, _ in found)
+        tol = 1e-9 * max(1.0, abs(low))
+        found = [entry for entry in found if entry[0] <= low + tol]
+    for _, ndx, rows, iloc in found:
         trial = moves.Journal(cl)
         for n in cl.inst_nodes(i) + [ndx]:
             trial.node(n)

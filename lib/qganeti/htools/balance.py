@@ -9,19 +9,24 @@ score and the tie-breaking are Ganeti's.
 """
 
 import math
+import time
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools.consts import (
-    I_AUTO_BAL, I_MOVABLE, IF, KINDS, MAP, MV_FAILOVER, MV_FAILOVER_ANY,
-    MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY, MV_REPLACE_SECONDARY,
-    NCOMP, NF, OFFLINE, OK, STD, SUM, SUM_OFFLINE, WEIGHTS)
+    DT_DRBD, I_AUTO_BAL, I_DT, I_MOVABLE, I_PNODE, I_SNODE, IF, KINDS, MAP, MV_FAILOVER,
+    MV_FAILOVER_ANY, MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY,
+    MV_REPLACE_SECONDARY, NCOMP, NF, OFFLINE, OK, STD, SUM, SUM_OFFLINE, WEIGHTS)
 
 # candidates whose estimate is this close (relative) to the best estimate
 # are re-scored exactly; estimates are good to ~1e-13
 TIE_TOLERANCE = 1e-9
 BUFFER = 4096
 # instances x targets above which the compiled kernels repay numba's start
+# at once; below it the search starts in plain Python and switches once it
+# has spent about what numba's start costs (~0.6 s warm), so a small problem
+# never imports numba and a long one pays at most twice the better choice
 COMPILE_THRESHOLD = 5000
+SWITCH_AFTER = 0.5
 
 
 class Options:
@@ -51,13 +56,15 @@ class Balancer:
         self.placements = []
         self.scratch = moves.Scratch()
         size = len(self.insts) * max(1, len(self.nodes))
-        if accelerate is None:
-            accelerate = size > COMPILE_THRESHOLD
         self.prev = None        # statistics of the previous step
         self.lbound = {}        # instance -> lower bound of its moves' scores
         self.touched = set()    # nodes the last move changed
         self.rescanned = 0
         self.jit = None
+        self.adaptive = accelerate is None
+        self.spent = 0.0        # CPU seconds of plain-Python searching
+        if accelerate is None:
+            accelerate = size > COMPILE_THRESHOLD
         if accelerate:
             from qganeti.htools import jit
             self.jit = jit.Compiled(cl)
@@ -130,6 +137,18 @@ class Balancer:
     def search(self):
         """The best move of this step: (instance, move, target, exact
         score), or None when no candidate beats the current score."""
+        if self.jit is not None or not self.adaptive:
+            return self._search()
+        start = time.process_time()
+        try:
+            return self._search()
+        finally:
+            self.spent += time.process_time() - start
+            if self.spent > SWITCH_AFTER:
+                from qganeti.htools import jit
+                self.jit = jit.Compiled(self.cl)
+
+    def _search(self):
         cl = self.cl
         cands = self.candidates()
         targets = [n for n in self.nodes if not cl.nf[n * NF + OFFLINE]]
@@ -149,10 +168,16 @@ class Balancer:
             online and math.isfinite(self.score)
         modes = []
         lbound = []
+        inf, touched, known = cl.inf, self.touched, self.lbound
         for i in cands:
-            if prune and i in self.lbound and not (set(cl.inst_nodes(i)) & self.touched):
+            # cl.inst_nodes(i) & touched, spelt out: this runs for every
+            # candidate at every step
+            off = i * IF
+            moved = int(inf[off + I_PNODE]) in touched or (
+                inf[off + I_DT] == DT_DRBD and int(inf[off + I_SNODE]) in touched)
+            if prune and i in known and not moved:
                 modes.append(1)
-                lbound.append(self.lbound[i])
+                lbound.append(known[i])
             else:
                 modes.append(2)
                 lbound.append(0.0)

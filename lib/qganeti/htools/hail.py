@@ -244,8 +244,7 @@ def _replace_data(cl, req, opts):
 def _save(cl, path, ext, msg):
     from qganeti.htools import text
     target = path + "." + ext
-    with open(target, "w", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.write(text.serialize(cl, insts=getattr(cl, "inst_order", None)))
+    text.write_file("hail", target, text.serialize(cl, insts=getattr(cl, "inst_order", None)))
     err("The cluster state %s has been written to file '%s'" % (msg, target))
 
 

@@ -225,8 +225,7 @@ def check_group(cl, opts, gname, nodes, insts):
 def save(cl, path, ext, msg, nodes=None, insts=None):
     from qganeti.htools import text
     target = path + "." + ext
-    with open(target, "w", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.write(text.serialize(cl, nodes, insts))
+    text.write_file("hbal", target, text.serialize(cl, nodes, insts))
     err("The cluster state %s has been written to file '%s'" % (msg, target))
 
 
@@ -338,8 +337,8 @@ def main(opts, args):
                 if line != "  check":
                     out("  " + line)
         elif opts.print_cmds is not None:
-            with open(opts.print_cmds, "w", encoding="utf-8") as handle:
-                handle.write(output.SH_TEMPLATE + cmds)
+            from qganeti.htools import text
+            text.write_file("hbal", opts.print_cmds, output.SH_TEMPLATE + cmds)
             out("The commands have been written to file '%s'" % opts.print_cmds)
         if opts.save:
             save(cl, opts.save, "balanced", "after balancing", nodes, insts)

@@ -180,17 +180,22 @@ def parse_base_instance(name, obj):
     su = from_obj(obj, "spindle_use", "int", desc)
     nics = [parse_nic(name, read_json(n, "object"))
             for n in from_obj(obj, "nics", "list", desc)]
+    # both are optional: missing or unreadable means the default (checked
+    # before from_obj, whose error text would be built for nothing)
     state = C.ST_RUNNING
-    try:
-        admin = from_obj(obj, "admin_state", "string", desc)
-        state = {"up": C.ST_RUNNING, "down": C.ST_ADMIN_DOWN,
-                 "offline": C.ST_ADMIN_OFFLINE}[admin]
-    except (LoadError, KeyError):
-        pass
-    try:
-        forthcoming = from_obj(obj, "forthcoming", "bool", desc)
-    except LoadError:
-        forthcoming = False
+    if "admin_state" in obj:
+        try:
+            admin = from_obj(obj, "admin_state", "string", desc)
+            state = {"up": C.ST_RUNNING, "down": C.ST_ADMIN_DOWN,
+                     "offline": C.ST_ADMIN_OFFLINE}[admin]
+        except (LoadError, KeyError):
+            pass
+    forthcoming = False
+    if "forthcoming" in obj:
+        try:
+            forthcoming = from_obj(obj, "forthcoming", "bool", desc)
+        except LoadError:
+            pass
     return InstRec(name, mem, dsk, list(zip(sizes, spindles)), vcpus, state, tags, True, 0,
                    0, dt, su, nics, forthcoming)
 

@@ -99,33 +99,40 @@ def comp_cv(cl, nodes, rows=None, rtags=None):
     return score_of_stats(cluster_stats(cl, nodes, rows, rtags))
 
 
+_STD_COMPS = [c for c, kind in enumerate(KINDS) if kind == STD]
+_SUM_COMPS = [c for c, kind in enumerate(KINDS) if kind == SUM]
+_MAP_COMPS = [c for c, kind in enumerate(KINDS) if kind == MAP]
+
+
 def update_stats(stats, cl, old_row, old_map, new_row, new_map, online):
     """Metrics.updateClusterStatistics: replace one node's contribution
     (only when that node is online; offline components stay)."""
-    if not online:
+    if not online or not stats:
         return stats
     old_vals = [0.0] * NCOMP
     new_vals = [0.0] * NCOMP
     kernels.node_values(old_row, 0, old_vals, 0)
     kernels.node_values(new_row, 0, new_vals, 0)
-    out = []
-    for c, stat in enumerate(stats):
-        kind = KINDS[c]
-        if kind == STD:
-            count, total, var = stat
-            total2, var2 = kernels.std_update(count, total, var, old_vals[c], new_vals[c])
-            out.append((count, total2, var2))
-        elif kind == SUM:
-            out.append(stat + new_vals[c] - old_vals[c])
-        elif kind == MAP:
-            merged = dict(stat)
-            for key, count in old_map.items():
-                merged[key] = merged.get(key, 0) - count
-            for key, count in new_map.items():
-                merged[key] = merged.get(key, 0) + count
-            out.append(merged)
-        else:
-            out.append(stat)
+    out = list(stats)
+    for c in _STD_COMPS:
+        x, x2 = old_vals[c], new_vals[c]
+        count, total, var = stats[c]
+        # an unchanged value leaves the statistic exactly as it is
+        if x == x2 and count > 0 and math.isfinite(total):
+            continue
+        total2, var2 = kernels.std_update(count, total, var, x, x2)
+        out[c] = (count, total2, var2)
+    for c in _SUM_COMPS:
+        out[c] = stats[c] + new_vals[c] - old_vals[c]
+    for c in _MAP_COMPS:
+        if old_map is new_map:
+            continue
+        merged = dict(stats[c])
+        for key, count in old_map.items():
+            merged[key] = merged.get(key, 0) - count
+        for key, count in new_map.items():
+            merged[key] = merged.get(key, 0) + count
+        out[c] = merged
     return out
 
 

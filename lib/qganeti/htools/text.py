@@ -189,6 +189,19 @@ def _io_reason(exc):
 
 # -- writing ----------------------------------------------------------------
 
+def write_file(prog, path, data):
+    """Ganeti's writeFile: a file that cannot be written is reported the
+    way openFile reports it, and the program exits 1."""
+    import sys
+    try:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(data)
+    except OSError as exc:
+        sys.stdout.flush()
+        sys.stderr.write("%s: %s: openFile: %s\n" % (prog, path, _io_reason(exc)))
+        raise SystemExit(1)
+
+
 def _ispec(spec):
     return ",".join(str(int(v)) for v in spec)
 
