@@ -31,6 +31,7 @@ class Options:
         self.capacity = capacity
         self.restrict_to = restrict_to
         self.accept_existing = accept_existing
+        self.ignore_groups = ()       # groups left out of capacity checks
 
 
 class Alloc:
@@ -429,6 +430,8 @@ def redundant(cl, nodes, opts):
     violations are accepted) can be evacuated."""
     for n in nodes:
         if opts.accept_existing and cl.nf[n * NF + OFFLINE]:
+            continue
+        if cl.node_group(n) in opts.ignore_groups:
             continue
         if not can_evacuate(cl, n, opts):
             return False

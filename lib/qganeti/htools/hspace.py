@@ -210,6 +210,7 @@ class Allocator:
         i = self._add(spec, "new-%d" % len(self.placed))
         opts = alloc.Options(self.aopts.ignore_soft_errors, capacity, None,
                              self.aopts.accept_existing)
+        opts.ignore_groups = self.aopts.ignore_groups
         try:
             sol = alloc.try_alloc(self.cl, self.all_nodes, i, self.alloc_nodes, opts)
         except alloc.AllocError:
@@ -301,26 +302,13 @@ def _count(sol, res):
     return sum(1 for code in sol.failures if underlying(code) == res)
 
 
-def monotone_find(heuristics, pred, items):
-    """Ganeti's monotoneFind: the first item satisfying a monotone
-    predicate, probing ahead before scanning."""
-    start, end = 0, len(items)
-    while start < end:
-        count = heuristics(end - start)
-        if start + count < end:
-            if pred(items[start + count]):
-                found = monotone_find(heuristics, pred, items[start:start + count])
-                return found if found is not None else items[start + count]
-            start = start + count + 1
-            continue
-        if pred(items[start]):
-            return items[start]
-        start += 1
+def first_change(pred, count):
+    """Where doShrink's search lands: the first shrink step whose failure
+    count differs (Ganeti's monotoneFind, as its results show)."""
+    for k in range(count):
+        if pred(k):
+            return k
     return None
-
-
-def _heuristics(length):
-    return 50 if length > 50 else length // 2
 
 
 def do_shrink(allocator, spec, mode):
@@ -333,8 +321,7 @@ def do_shrink(allocator, spec, mode):
         return cache[k]
     candidates = iterate_ok(spec, res)
     initial = _count(solution(0), res)
-    found = monotone_find(_heuristics, lambda k: _count(solution(k), res) != initial,
-                          list(range(len(candidates))))
+    found = first_change(lambda k: _count(solution(k), res) != initial, len(candidates))
     return None if found is None else candidates[found]
 
 
@@ -530,16 +517,25 @@ def _main(opts):
             % (ini_cs.ninst if ini_cs.ninst > 0 else "no"))
     bad_nodes = [n for n in all_nodes if not cl.nf[n * NF + C.OFFLINE]
                  and cl.nf[n * NF + C.FAIL_N1_FLAG]]
+    aopts = alloc.Options(False, opts.capacity, None, opts.accept_existing)
+    bad_groups = [g for g in range(len(cl.groups)) if not alloc.redundant(
+        cl, [n for n in all_nodes if cl.node_group(n) == g], aopts)]
     if verbose > 3 and bad_nodes:
         err("Bad nodes: " + hsfmt.show_string_list([cl.noderecs[n].name for n in bad_nodes]))
+    if verbose > 3 and bad_groups:
+        err("Bad groups: " + hsfmt.show_string_list([cl.groups[g].name for g in bad_groups]))
+    unallocable = C.ALLOC_POLICIES.index("unallocable")
     if not opts.accept_existing:
         for n in bad_nodes:
-            cl.groups[cl.node_group(n)].policy = C.ALLOC_POLICIES.index("unallocable")
+            cl.groups[cl.node_group(n)].policy = unallocable
+    if opts.independent_groups:
+        for g in bad_groups:
+            cl.groups[g].policy = unallocable
+        aopts.ignore_groups = tuple(bad_groups)
     remaining = any(g.allocable for g in cl.groups)
     stopped = not (opts.accept_existing or (opts.independent_groups and remaining)
                    or not bad_nodes)
     limit = None if opts.max_length == -1 else opts.max_length
-    aopts = alloc.Options(False, opts.capacity, None, opts.accept_existing)
     try:
         alloc_nodes = alloc.gen_alloc_nodes(cl, all_nodes, count, aopts, True)
     except alloc.AllocError as exc:
