@@ -26,6 +26,10 @@ INST_FIELDS = ["name", "disk_usage", "be/memory", "be/vcpus", "status", "pnode",
 GROUP_FIELDS = ["uuid", "name", "alloc_policy", "ipolicy", "tags"]
 
 
+class ConnectError(LoadError):
+    """The LUXI socket could not be reached (Ganeti raises an I/O error)."""
+
+
 class _Missing(Exception):
     """A live value a node did not report (offline or not vm_capable)."""
 
@@ -214,7 +218,7 @@ def load_luxi(address):
         info = client.call("QueryClusterInfo", [])
         groups = client.call("Query", ["group", GROUP_FIELDS, None])
     except errors.NoMasterError:
-        raise LoadError("Network.Socket.connect: <socket: 3>: does not exist "
+        raise ConnectError("Network.Socket.connect: <socket: 3>: does not exist "
                         "(No such file or directory)")
     except (errors.GenericError, OSError) as exc:
         raise LoadError(str(exc) or type(exc).__name__)

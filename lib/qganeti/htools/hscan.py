@@ -34,8 +34,14 @@ def summary(cl):
 def write_data(width, name, opts, load):
     """One cluster: its summary line and its file; False if it failed."""
     from qganeti.htools import text
+    from qganeti.htools.backends import ConnectError
     try:
-        raw = load()
+        try:
+            raw = load()
+        except ConnectError as exc:
+            sys.stdout.flush()
+            sys.stderr.write("hscan: %s\n" % exc)
+            raise SystemExit(1)
         saved = copy.deepcopy(raw)
         raw.finish([], [], [], [], opts.static_kvm_mem)
         saved.finish([], [], [], [], 0)       # the file keeps what was read
