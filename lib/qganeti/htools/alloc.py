@@ -182,6 +182,50 @@ def allocate_on_pair(cl, stats, i, p, s, force):
     return Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new), iloc)
 
 
+def allocate_on_primary(cl, stats, i, p, secondaries, force):
+    """allocate_on_pair for every secondary of one primary: what depends on
+    the primary alone (policy, the primary's new row and statistics) is
+    computed once; results and their floating-point order are the same."""
+    rec = cl.instrecs[i]
+    rc = policy_check(cl, rec, p)
+    if rc != OK:
+        return [rc] * len(secondaries)
+    by_iloc = {}
+    pmap_old = metrics.instance_map(cl, p)
+    pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
+    p_online = not cl.nf[p * NF + OFFLINE]
+    prow_old = cl.nf[p * NF:(p + 1) * NF]
+    results = []
+    for s in secondaries:
+        iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
+        if iloc not in by_iloc:
+            prow = [0.0] * NF
+            rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                                 cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words,
+                                 force, prow, 0)
+            if rc != OK:
+                by_iloc[iloc] = (rc, None, None)
+            else:
+                by_iloc[iloc] = (OK, prow, metrics.update_stats(
+                    stats, cl, prow_old, pmap_old, prow, pmap_new, p_online))
+        rc, prow, pstats = by_iloc[iloc]
+        if rc != OK:
+            results.append(rc)
+            continue
+        srow = [0.0] * NF
+        rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes, False,
+                             False, srow, 0)
+        if rc != OK:
+            results.append(rc)
+            continue
+        smap = metrics.instance_map(cl, s)
+        new = metrics.update_stats(pstats, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
+                                   not cl.nf[s * NF + OFFLINE])
+        results.append(Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new),
+                             iloc))
+    return results
+
+
 def allocate_on_single(cl, nodes, i, p, force):
     rec = cl.instrecs[i]
     rc = policy_check(cl, rec, p)
@@ -239,8 +283,7 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         total = Solution()
         for p, secondaries in targets:
             fails, oks = [], []
-            for s in secondaries:
-                result = allocate_on_pair(cl, stats, i, p, s, force)
+            for result in allocate_on_primary(cl, stats, i, p, secondaries, force):
                 (oks if isinstance(result, Alloc) else fails).append(result)
             total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
     else:
