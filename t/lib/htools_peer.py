@@ -17,8 +17,12 @@ TREE = os.path.normpath(os.path.join(HERE, "..", ".."))
 OURS = {"hbal": os.path.join(TREE, "bin", "hbal"),
         "hail": os.path.join(TREE, "libexec", "qganeti", "iallocators", "hail")}
 PEERS = {"hbal": "/usr/bin/hbal", "hail": "/usr/lib/ganeti/iallocators/hail"}
+for _prog in ("hspace", "hinfo", "hcheck", "hscan"):
+    OURS[_prog] = os.path.join(TREE, "bin", _prog)
+    PEERS[_prog] = "/usr/bin/" + _prog
 # the first line of usage texts names the program's origin and version
-_VERSION = re.compile(r"^(hbal|hail) \((q?ganeti)\) version .*$", re.M)
+_VERSION = re.compile(r"^(hbal|hail|hspace|hinfo|hcheck|hscan) \((q?ganeti)\) version .*$",
+                      re.M)
 
 
 def peer_available(prog):
@@ -42,8 +46,17 @@ def outcome(prog, argv, which, stdin=None, files=()):
         for name in files:
             path = os.path.join(tmp, name)
             saved[name] = open(path).read() if os.path.exists(path) else None
-    return {"code": code, "stdout": _VERSION.sub("VERSION", out),
-            "stderr": _VERSION.sub("VERSION", err), "files": saved}
+    return {"code": code, "stdout": _normal(out), "stderr": _normal(err), "files": saved}
+
+
+# Deliberate differences: the version line, and -L's default socket, which
+# is our luxid's under $QGANETI_ROOT
+_SOCKET = "[$QGANETI_ROOT/var/run/qganeti/socket/ganeti-query]"
+
+
+def _normal(text):
+    text = _VERSION.sub("VERSION", text)
+    return text.replace(_SOCKET, "[/var/run/ganeti/socket/ganeti-query]")
 
 
 def compare(prog, argv, stdin=None, files=()):

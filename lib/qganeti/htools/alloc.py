@@ -32,6 +32,7 @@ class Options:
         self.capacity = capacity
         self.restrict_to = restrict_to
         self.accept_existing = accept_existing
+        self.ignore_groups = ()       # groups left out of capacity checks
 
 
 class Alloc:
@@ -489,7 +490,8 @@ def can_evacuate(cl, n, opts):
 def evacuees(cl, nodes, opts):
     """The nodes GlobalN1.redundant evacuates: all, or the online ones
     when existing violations are accepted."""
-    return [n for n in nodes if not (opts.accept_existing and cl.nf[n * NF + OFFLINE])]
+    return [n for n in nodes if not (opts.accept_existing and cl.nf[n * NF + OFFLINE])
+            and cl.node_group(n) not in opts.ignore_groups]
 
 
 def redundant(cl, nodes, opts):

@@ -66,17 +66,18 @@ def load_cluster(prog, opts):
     if sum(chosen) > 1:
         raise Fatal("Only one of the rapi, luxi, and data files options should be given.")
     utils = parse_utilisation(_read_file(prog, opts.dynu_file)) if opts.dynu_file else []
-    if opts.master:
-        raise Fatal("failed to load data, aborting: the RAPI backend (-m) is not "
-                    "available yet in qganeti")
-    if getattr(opts, "simulate", None):
-        raise Fatal("failed to load data, aborting: simulated clusters (--simulate) are not "
-                    "available yet in qganeti")
-    if opts.luxi is not None:
-        raise Fatal("failed to load data, aborting: the LUXI backend (-L) is not "
-                    "available yet in qganeti")
+    simulate = getattr(opts, "simulate", None)
     try:
-        if opts.data_file is not None:
+        if opts.master:
+            from qganeti.htools import backends
+            cl = backends.load_rapi(opts.master)
+        elif opts.luxi is not None:
+            from qganeti.htools import backends
+            cl = backends.load_luxi(opts.luxi)
+        elif simulate:
+            from qganeti.htools import backends
+            cl = backends.load_simulate(simulate)
+        elif opts.data_file is not None:
             from qganeti.htools import text
             cl = text.load(opts.data_file)
         elif opts.ialloc_src is not None:

@@ -12,6 +12,7 @@ import sys
 
 from qganeti import __version__
 from qganeti.htools import hsfmt
+from qganeti.htools import consts as C
 
 NOARG, REQARG, OPTARG = range(3)
 
@@ -250,6 +251,41 @@ def max_cpu(values, arg):
     values.max_cpu = value
 
 
+def disk_template(values, arg):
+    if arg not in C.DISK_TEMPLATES:
+        raise OptionError("Invalid string value for type DiskTemplate: %s"
+                          % hsfmt.show_string(arg))
+    values.disk_template = C.DISK_TEMPLATES.index(arg)
+
+
+def spindle_use(values, arg):
+    value = read_int("parsing spindle-use", arg)
+    if value < 0:
+        raise OptionError("Invalid value of the spindle-use (expected >= 0)")
+    values.spindle_use = value
+
+
+def ispec_string(descr, text):
+    """CLI.parseISpecString: disk,ram,cpu[,spindles] as (mem, dsk, cpu, spn)."""
+    from qganeti.htools.backends import parse_unit
+    from qganeti.htools.cluster import LoadError, sep_split
+    fields = sep_split(",", text)
+    if len(fields) < 3 or len(fields) > 4:
+        raise OptionError("Invalid %s specification: '%s', expected disk,ram,cpu"
+                          % (descr, text))
+    try:
+        dsk = parse_unit(fields[0])
+    except LoadError as exc:
+        raise OptionError("%s specs disk: %s" % (descr, exc))
+    try:
+        ram = parse_unit(fields[1])
+    except LoadError as exc:
+        raise OptionError("%s specs memory: %s" % (descr, exc))
+    cpu = read_int(descr + " specs cpus", fields[2])
+    spn = read_int(descr + " specs spindles", fields[3]) if len(fields) == 4 else 1
+    return (ram, dsk, cpu, spn)
+
+
 def _opt(shorts, longs, kind, argname, help, completion, action):
     return Opt(shorts, longs, kind, argname, help, completion, action)
 
@@ -277,8 +313,8 @@ O = {
                  "ADDRESS", "host", setter("master")),
     "luxi": _opt("L", ["luxi"], OPTARG, "SOCKET",
                  "collect data via Luxi, optionally using the given SOCKET path "
-                 "[/var/run/ganeti/socket/ganeti-query]", "file",
-                 setter("luxi", lambda a: a or "/var/run/ganeti/socket/ganeti-query")),
+                 "[$QGANETI_ROOT/var/run/qganeti/socket/ganeti-query]", "file",
+                 setter("luxi", lambda a: a or "")),
     "ialloc": _opt("I", ["ialloc-src"], REQARG, "FILE",
                    "Specify an iallocator spec as the cluster data source", "file",
                    setter("ialloc_src")),
@@ -373,6 +409,37 @@ O = {
     "restrict": _opt("", ["restrict-allocation-to"], REQARG, "NODE,...",
                      "Restrict allocations to the given set of nodes", "manynodes",
                      setter("restrict_to", split_list)),
+    "disk_template": _opt("", ["disk-template"], REQARG, "TEMPLATE",
+                          "select the desired disk template",
+                          "choices=" + ",".join(C.DISK_TEMPLATES), disk_template),
+    "spindle_use": _opt("", ["spindle-use"], REQARG, "SPINDLES",
+                        "select how many virtual spindle instances use [default read from "
+                        "cluster]", "float", spindle_use),
+    "independent_groups": _opt("", ["independent-groups"], NOARG, "",
+                               "Consider groups independently", "none",
+                               flag("independent_groups")),
+    "accept_existing": _opt("", ["accept-existing-errors"], NOARG, "",
+                            "Accept existing N+1 violations; just don't add new ones", "none",
+                            flag("accept_existing")),
+    "machine_readable": _opt("", ["machine-readable"], OPTARG, "CHOICE",
+                             "enable machine readable output (pass either 'yes' or 'no' to "
+                             "explicitly control the flag, or without an argument defaults to "
+                             "yes)", "choices=yes,no",
+                             setter("machine_readable", lambda a: yes_no(True, a))),
+    "std_spec": _opt("", ["standard-alloc"], REQARG, "STDSPEC",
+                     "enable standard specs allocation, given as 'disk,ram,cpu'", "string",
+                     setter("std_spec", lambda a: ispec_string("standard", a))),
+    "tiered_spec": _opt("", ["tiered-alloc"], REQARG, "TSPEC",
+                        "enable tiered specs allocation, given as 'disk,ram,cpu'", "string",
+                        setter("tiered_spec", lambda a: ispec_string("tiered", a))),
+    "no_simulation": _opt("", ["no-simulation"], NOARG, "",
+                          "do not perform rebalancing simulation", "none",
+                          flag("no_simulation")),
+    "output_dir": _opt("d", ["output-dir"], REQARG, "PATH",
+                       "directory in which to write output files", "dir",
+                       setter("output_dir")),
+    "no_headers": _opt("", ["no-headers"], NOARG, "", "do not show a header line", "none",
+                       flag("no_headers")),
     "version": _opt("V", ["version"], NOARG, "", "show the version of the program", "none",
                     flag("show_version")),
     "help": _opt("h", ["help"], NOARG, "", "show help", "none", flag("show_help")),
@@ -426,6 +493,16 @@ class Values:
         self.simulate = []
         self.capacity = True
         self.restrict_to = None
+        self.disk_template = None
+        self.spindle_use = None
+        self.independent_groups = False
+        self.accept_existing = False
+        self.machine_readable = False
+        self.std_spec = None
+        self.tiered_spec = None
+        self.no_simulation = False
+        self.output_dir = "."
+        self.no_headers = False
         self.show_help = False
         self.show_version = False
         self.show_completion = False
