@@ -13,11 +13,13 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TREE = os.path.normpath(os.path.join(HERE, "..", ".."))
-OURS = {"hbal": os.path.join(TREE, "bin", "hbal"),
-        "hail": os.path.join(TREE, "libexec", "qganeti", "iallocators", "hail")}
-PEERS = {"hbal": "/usr/bin/hbal", "hail": "/usr/lib/ganeti/iallocators/hail"}
+OURS = {"hail": os.path.join(TREE, "libexec", "qganeti", "iallocators", "hail")}
+PEERS = {"hail": "/usr/lib/ganeti/iallocators/hail"}
+for _prog in ("hbal", "hsqueeze", "hroller", "harep"):
+    OURS[_prog] = os.path.join(TREE, "bin", _prog)
+    PEERS[_prog] = "/usr/bin/" + _prog
 # the first line of usage texts names the program's origin and version
-_VERSION = re.compile(r"^(hbal|hail) \((q?ganeti)\) version .*$", re.M)
+_VERSION = re.compile(r"^(hbal|hail|hsqueeze|hroller|harep) \((q?ganeti)\) version .*$", re.M)
 
 
 def peer_available(prog):

@@ -431,11 +431,14 @@ class Values:
         self.show_completion = False
 
 
-def run(main, prog, argv, names, arguments=()):
-    """Parse argv with the named options, then call main(values, args);
-    turns Exit into output and an exit code."""
-    opts = [O[name] for name in names + GENERIC]
+def run(main, prog, argv, names, arguments=(), defaults=None):
+    """Parse argv with the options (names from O, or a program's own Opt
+    objects), then call main(values, args); turns Exit into output and an
+    exit code.  defaults: values of a program's own options."""
+    opts = [O[name] if isinstance(name, str) else name for name in names + GENERIC]
     values = Values()
+    for key, value in (defaults or {}).items():
+        setattr(values, key, value)
     try:
         args = parse(prog, argv, opts, values, arguments)
         return main(values, args)
