@@ -68,13 +68,19 @@ def on_online_nodes(cl):
     return all(not cl.nf[cl.inst_pnode(i) * NF + OFFLINE] for i in range(cl.ninsts))
 
 
+# instances x nodes x trials above which compiled kernels repay numba's start
+COMPILE_THRESHOLD = 50000
+ACCELERATE = [False]
+
+
 def balance(cl):
     """Balance the whole cluster until no move gains anything; returns the
     jobs (nodes, commands, instance, move, target) in move order."""
     from qganeti.htools import balance as bmod
     nodes = list(range(cl.nnodes))
     algo = bmod.Options(min_gain=0.0, min_gain_limit=0.0)
-    bal = bmod.Balancer(cl, nodes, list(range(cl.ninsts)), algo)
+    bal = bmod.Balancer(cl, nodes, list(range(cl.ninsts)), algo,
+                          accelerate=ACCELERATE[0])
     jobs = []
     while True:
         found = bal.search()
@@ -93,12 +99,21 @@ def balance(cl):
     return jobs
 
 
+_LAST = {}
+
+
 def try_state(cl, nodes, offline):
-    """The cluster with the nodes set offline (or online) and balanced."""
+    """The cluster with the nodes set offline (or online) and balanced
+    (the last trial is kept: the plan is usually the last one tried)."""
+    key = (id(cl), frozenset(nodes), offline)
+    if key in _LAST:
+        return _LAST[key]
     new = cl.copy()
     for n in nodes:
         new.nf[n * NF + OFFLINE] = 1.0 if offline else 0.0
     jobs = balance(new)
+    _LAST.clear()
+    _LAST[key] = (new, jobs)
     return new, jobs
 
 
@@ -193,6 +208,8 @@ def main(opts, args):
             out("Offline candidates: " + ",".join(cl.noderecs[n].name for n in off_cands))
             out("Online candidates: " + ",".join(cl.noderecs[n].name for n in on_cands))
         min_row = test_instance(cl, opts.min_resources)
+        trials = max(len(off_cands), len(on_cands)) + 1
+        ACCELERATE[0] = cl.ninsts * cl.nnodes * trials > COMPILE_THRESHOLD
         alias = cl.node_aliases
         if not capacity_for(cl, min_row):
             found = try_online(cl, min_row, on_cands)
