@@ -72,9 +72,6 @@ def load_cluster(prog, opts):
     if getattr(opts, "simulate", None):
         raise Fatal("failed to load data, aborting: simulated clusters (--simulate) are not "
                     "available yet in qganeti")
-    if opts.luxi is not None:
-        raise Fatal("failed to load data, aborting: the LUXI backend (-L) is not "
-                    "available yet in qganeti")
     try:
         if opts.data_file is not None:
             from qganeti.htools import text
@@ -82,6 +79,8 @@ def load_cluster(prog, opts):
         elif opts.ialloc_src is not None:
             from qganeti.htools import ialloc
             cl = ialloc.load_cluster(opts.ialloc_src, opts.static_kvm_mem)
+        elif opts.luxi is not None:
+            cl = _load_luxi(opts)
         else:
             raise LoadError("No backend selected! Exiting.")
         if opts.ignore_dynu:
@@ -104,6 +103,23 @@ def load_cluster(prog, opts):
         if warnings and (opts.verbose != 0 or not last):
             show_warnings(warnings)
     return cl
+
+
+def luxi_address(opts):
+    """-L's socket; -L alone means our luxid's socket (under $QGANETI_ROOT)."""
+    if not opts.luxi:
+        from qganeti import paths
+        return paths.luxi_socket()
+    return opts.luxi
+
+
+def _load_luxi(opts):
+    try:
+        from qganeti.htools import backends
+    except ImportError:
+        from qganeti.htools import luxiload
+        return luxiload.load(luxi_address(opts))
+    return backends.load_luxi(luxi_address(opts), opts)
 
 
 def show_warnings(warnings):
@@ -312,7 +328,8 @@ def main(opts, args):
                 break
             line, cmds = output.solution_line(cl, before, placement, len(bal.placements),
                                               nmlen, imlen)
-            jobs.append((output.involved_nodes(before, placement), cmds))
+            jobs.append((output.involved_nodes(before, placement), cmds, i, placement[3],
+                         placement[4]))
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         fin_cv = bal.score
@@ -351,12 +368,26 @@ def main(opts, args):
             out("Original: mem=%d disk=%d" % original[0])
             out("Final:    mem=%d disk=%d" % final)
         if opts.exec_jobs and bal.placements:
-            raise Fatal("hbal: Execution of commands possible only on LUXI")
+            execute_jobs(cl, opts, jobsets)
         return 0
     except Fatal as exc:
         sys.stdout.flush()
         err("Error: %s" % exc)
         return 1
+
+
+def execute_jobs(cl, opts, jobsets):
+    """-X: the job sets through LUXI, one set after another."""
+    from qganeti.htools import execute as ex
+    if opts.luxi is None:
+        raise Fatal("hbal: Execution of commands possible only on LUXI")
+    annotate = ex.annotator("hbal", opts.reason or "hbal %s called" % ex.VERSION,
+                            "rebalancing via hbal %s" % ex.VERSION, opts.priority)
+    try:
+        ex.exec_with_cancel(luxi_address(opts), ex.move_jobsets(
+            cl, jobsets, "Executing jobset for instances "), annotate)
+    except ex.ExecError as exc:
+        raise Fatal("hbal: %s" % exc)
 
 
 def run(argv):

@@ -191,7 +191,7 @@ def execute(opts, comment, jobsets):
     reason = "hsqueeze %s called" % ex.VERSION
     annotate = ex.annotator("hsqueeze", reason, "%s %s" % (comment, ex.VERSION),
                             getattr(opts, "priority", None))
-    ex.exec_with_cancel(opts.luxi, jobsets, annotate)
+    ex.exec_with_cancel(hbal.luxi_address(opts), jobsets, annotate)
 
 
 def main(opts, args):

@@ -14,6 +14,8 @@ from qganeti import __version__
 from qganeti.htools import hsfmt
 
 NOARG, REQARG, OPTARG = range(3)
+# -L without a socket ("" in Values.luxi) means our luxid's socket
+GANETI_LUXI = "/var/run/ganeti/socket/ganeti-query"
 
 
 class Opt:
@@ -278,7 +280,7 @@ O = {
     "luxi": _opt("L", ["luxi"], OPTARG, "SOCKET",
                  "collect data via Luxi, optionally using the given SOCKET path "
                  "[/var/run/ganeti/socket/ganeti-query]", "file",
-                 setter("luxi", lambda a: a or "/var/run/ganeti/socket/ganeti-query")),
+                 setter("luxi", lambda a: a or "")),
     "ialloc": _opt("I", ["ialloc-src"], REQARG, "FILE",
                    "Specify an iallocator spec as the cluster data source", "file",
                    setter("ialloc_src")),
