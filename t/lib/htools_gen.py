@@ -108,10 +108,12 @@ def squeeze_cluster(nodes, load, seed=1, standby=0, drbd=0):
     insts = []
     budget = int(load * (tmem - nmem) * online)
     k = 0
-    while budget > 0:
+    misses = 0
+    while budget > 0 and misses < 1000:
         mem = rng.choice([1024, 2048, 3072, 4096])
         p = rng.randrange(online)
         if imem[p] + mem > (tmem - nmem) * 0.9:
+            misses += 1
             continue
         imem[p] += mem
         budget -= mem

@@ -21,7 +21,8 @@ HASKELL_STATUS = {"queued": "JOB_STATUS_QUEUED", "waiting": "JOB_STATUS_WAITING"
                   "canceling": "JOB_STATUS_CANCELING", "running": "JOB_STATUS_RUNNING",
                   "canceled": "JOB_STATUS_CANCELED", "success": "JOB_STATUS_SUCCESS",
                   "error": "JOB_STATUS_ERROR"}
-VERSION = "%s" % __version__
+# what Ganeti's tools call their version in comments and reasons
+VERSION = "(qganeti) version %s" % __version__
 
 
 class ExecError(Exception):
@@ -33,14 +34,15 @@ def annotator(source, reason_text, comment, priority=None, now=None):
     """Ganeti's annotateOpCode + setOpPriority: a function that turns an
     opcode into the one submitted, with the comment, the reason trail
     entry (source, text, timestamp in ns) and the priority."""
-    stamp = int((time.time() if now is None else now) * 1e9)
+    # nanoseconds, of a clock read to the microsecond as Ganeti's is
+    stamp = int((time.time() if now is None else now) * 1e6) * 1000
 
     def annotate(op):
         meta = dict(op)
         meta["comment"] = comment
+        meta["depends"] = None
+        meta["priority"] = PRIORITIES[priority or "normal"]
         meta["reason"] = list(op.get("reason", [])) + [[source, reason_text, stamp]]
-        if priority is not None:
-            meta["priority"] = PRIORITIES[priority]
         return meta
     return annotate
 
@@ -130,7 +132,7 @@ def exec_with_cancel(address, jobsets, annotate, sleep=time.sleep):
                 _out("%d jobset(s) not submitted:" % len(rest))
                 _out("[%s]" % ",".join('("%s",%d jobs)' % (d, len(j)) for j, d in rest))
                 return
-            _out(descr)
+            # Ganeti 3.0.2 names the set only when it stops early (below)
             statuses = run_jobset(address, jobs, annotate, sleep)
             failures = [(jid, st) for jid, st in statuses if st != "success"]
             if failures:

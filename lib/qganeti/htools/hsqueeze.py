@@ -177,9 +177,15 @@ def opcodes_tag(cl, n):
 
 
 def opcodes_power(cl, nodes, on):
-    return {"OP_ID": "OP_OOB_COMMAND", "node_names": [cl.noderecs[n].name for n in nodes],
-            "command": "power-on" if on else "power-off", "timeout": 60,
-            "ignore_status": True, "force_master": False, "power_delay": 2.0}
+    """Node.genPowerOnOpCodes / genPowerOffOpCodes: the nodes marked
+    online (offline), then one out-of-band power command for all."""
+    names = [cl.noderecs[n].name for n in nodes]
+    ops = [{"OP_ID": "OP_NODE_SET_PARAMS", "node_name": name, "force": False,
+            "offline": not on, "auto_promote": False} for name in names]
+    ops.append({"OP_ID": "OP_OOB_COMMAND", "node_names": names,
+                "command": "power-on" if on else "power-off", "timeout": 60,
+                "ignore_status": False, "power_delay": 2})
+    return ops
 
 
 def execute(opts, comment, jobsets):
@@ -225,7 +231,7 @@ def main(opts, args):
             print_commands(opts, "echo Power Commands\n"
                            + "".join("  gnt-node power -f on %s\n" % alias[n] for n in nodes)
                            + output.format_cmds(jobsets))
-            ops = [([[opcodes_power(cl, nodes, True)]], "Powering on nodes")]
+            ops = [([opcodes_power(cl, nodes, True)], "Powering on nodes")]
             ops += ex.move_jobsets(cl, jobsets, "Moving instances ")
             execute(opts, "expanding by %d nodes" % len(nodes), ops)
             if opts.save:
@@ -255,7 +261,7 @@ def main(opts, args):
         ops = ex.move_jobsets(cl, jobsets, "Moving instances ")
         ops += [([[opcodes_tag(cl, n)]], "Tagging node %s with standby" % cl.noderecs[n].name)
                 for n in chosen]
-        ops += [([[opcodes_power(cl, chosen, False)]], "Powering off nodes")]
+        ops += [([opcodes_power(cl, chosen, False)], "Powering off nodes")]
         execute(opts, "condensing by %d nodes" % len(chosen), ops)
         if opts.save:
             hbal.save(final, opts.save, "squeezed", "after hsqueeze run")
