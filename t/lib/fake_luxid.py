@@ -6,7 +6,8 @@ it is sent instead of running them.
     fake_luxid.py SOCKET DATAFILE JOBLOG [--fail N] [--delay S]
 
 Each submitted job is appended to JOBLOG as one JSON line; job N (1 is
-the first) ends in "error" with --fail N, all others in "success".
+the first) ends in "error" with --fail N, all others (also jobs it never
+saw, as if archived) in "success".
 With --delay the jobs stay "running" that many seconds.  Both Ganeti's
 htools (Haskell) and ours can talk to it, so the jobs they submit for
 the same plan can be compared.
@@ -114,8 +115,8 @@ class Server:
             out = []
             for jid in args[0]:
                 jid = int(jid)
-                if jid not in self.jobs:
-                    out.append(None)
+                if jid not in self.jobs:    # older jobs: archived, successful
+                    out.append(["error" if jid == self.fail else "success"])
                 elif time.time() - self.jobs[jid] < self.delay:
                     out.append(["running"])
                 else:

@@ -5,6 +5,7 @@ each program submits."""
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -246,3 +247,53 @@ def test_luxi_load_matches_text_load():
     via_file = htools_peer.run([htools_peer.OURS["hbal"], "-t", path, "-C", "-G",
                                 "group-01"], tempfile.gettempdir())
     assert via_luxi == via_file
+
+
+# -- harep -----------------------------------------------------------------------
+
+HAREP_DATA = os.path.join(os.path.dirname(__file__), "..", "data", "htools",
+                          "harep-repairs.data")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME = re.compile(r":1[0-9]{9}:")
+
+
+def _unstamp(text):
+    """Repair tags carry a fresh uuid and the time: blank them out."""
+    return _TIME.sub(":TIME:", _UUID.sub("UUID", text))
+
+
+def harep_outcome(which, datafile, argv, *extra):
+    code, out, err, jobs = run_against_master(which, "harep", datafile, argv, *extra)
+    return code, _unstamp(out), _unstamp(err), json.loads(_unstamp(json.dumps(jobs)))
+
+
+HAREP_CASES = [
+    (["--job-delay=0"], ()),
+    (["--job-delay=2.5", "--reason=maintenance"], ()),
+    (["--dry-run"], ()),
+    (["--job-delay=0"], ("--fail", "8")),     # the pending repair's job failed
+    (["--job-delay=0"], ("--fail", "1")),     # a tag job fails: harep stops
+]
+
+
+@needs["harep"]
+@pytest.mark.parametrize("argv,extra", HAREP_CASES, ids=lambda x: " ".join(x) or "-")
+def test_harep_repairs_as_ganeti_does(argv, extra):
+    ours = harep_outcome("ours", HAREP_DATA, argv, *extra)
+    peer = harep_outcome("peer", HAREP_DATA, argv, *extra)
+    assert ours == peer
+
+
+@needs["harep"]
+def test_harep_rejects_two_pending_repairs(tmp_path):
+    text = open(HAREP_DATA).read().replace(
+        "ganeti:watcher:autorepair:failover,ganeti:watcher:autorepair:pending:failover:"
+        "1234-uuid:1700000000:7+8",
+        "ganeti:watcher:autorepair:pending:failover:1234-uuid:1700000000:7+8,"
+        "ganeti:watcher:autorepair:pending:migrate:2345-uuid:1700000100:9")
+    path = tmp_path / "two-pending.data"
+    path.write_text(text)
+    ours = harep_outcome("ours", str(path), [])
+    peer = harep_outcome("peer", str(path), [])
+    assert ours == peer
+    assert ours[0] == 1 and "An unfinished repair was found" in ours[2]
