@@ -143,7 +143,49 @@ def try_state(cl, nodes, offline):
     return new, jobs
 
 
+def hopeless(cl, nodes, offline, row):
+    """True when no balancing can make the trial pass, judged on totals:
+    an instance that is never moved stays on a node going offline, or the
+    online nodes together lack the memory or CPUs for every instance plus
+    one test instance each.  Such trials are skipped; the answer is the
+    same, since their full balancing would fail too."""
+    changed = set(nodes)
+    off = [bool(cl.nf[n * NF + OFFLINE]) if n not in changed else offline
+           for n in range(cl.nnodes)]
+    inf = cl.inf
+    for i in range(cl.ninsts):
+        if off[cl.inst_pnode(i)] and not (inf[i * IF + C.I_MOVABLE]
+                                          and inf[i * IF + C.I_AUTO_BAL]):
+            return True
+    want_mem = row[C.I_MEMORY]
+    want_cpu = row[C.I_VCPUS]
+    room = 0.0
+    cpu_room = 0.0
+    cpu_limited = True
+    count = 0
+    for n in range(cl.nnodes):
+        r = cl.nf[n * NF:(n + 1) * NF]
+        own = float(int(r[C.T_MEM])) - r[C.N_MEM] - max(0.0, r[C.X_MEM])
+        if off[n]:
+            continue
+        count += 1
+        room += own - want_mem - 1.0
+        if r[C.VCPU_RATIO] < 0.0 or r[C.T_CPU] <= 0.0:
+            cpu_limited = False
+        cpu_room += r[C.VCPU_RATIO] * r[C.T_CPU] - r[C.N_CPU] - want_cpu
+    used_mem = sum(inf[i * IF + C.I_MEMORY] for i in range(cl.ninsts)
+                   if inf[i * IF + C.I_USES_MEM])
+    used_cpu = sum(inf[i * IF + C.I_VCPUS] for i in range(cl.ninsts)
+                   if inf[i * IF + C.I_ONLINE] and not inf[i * IF + C.I_FORTH])
+    if used_mem > room + 0.5:
+        return True
+    # the per-node CPU test divides; leave a margin for its rounding
+    return cpu_limited and used_cpu > cpu_room + 1e-6 * max(1.0, abs(cpu_room)) + count
+
+
 def suffices(cl, nodes, offline, row):
+    if hopeless(cl, nodes, offline, row):
+        return False
     new, _ = try_state(cl, nodes, offline)
     return on_online_nodes(new) and capacity_for(new, row)
 

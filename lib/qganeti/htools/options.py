@@ -444,6 +444,11 @@ def run(main, prog, argv, names, arguments=(), defaults=None):
     try:
         args = parse(prog, argv, opts, values, arguments)
         return main(values, args)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly, as a killed writer
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exit as done:
         if done.text:
             (done.stream or sys.stderr).write(done.text)
