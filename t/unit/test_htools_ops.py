@@ -297,3 +297,32 @@ def test_harep_rejects_two_pending_repairs(tmp_path):
     peer = harep_outcome("peer", str(path), [])
     assert ours == peer
     assert ours[0] == 1 and "An unfinished repair was found" in ours[2]
+
+
+@pytest.mark.parametrize("spec", [(10, 0.3, 11, 2, 0), (12, 0.5, 12, 0, 2), (9, 0.7, 13, 3, 1),
+                                  (14, 0.2, 14, 2, 0)], ids=str)
+def test_hsqueeze_skipped_trials_would_have_failed(spec, tmp_path, monkeypatch):
+    """Trials judged hopeless on totals fail when balanced in full, and
+    skipping them leaves the plan as it was."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
+    from qganeti.htools import hsqueeze, text
+    path = tmp_path / "cluster.data"
+    path.write_text(htools_gen.squeeze_cluster(*spec))
+    cl = text.load(str(path))
+    cl.finish()
+    row = hsqueeze.test_instance(cl, 2.0)
+    cands = hsqueeze.offline_candidates(cl)
+    skipped = []
+    full = []
+    chosen = []
+    for n in reversed(cands):
+        trial = [n] + chosen
+        new, _ = hsqueeze.try_state(cl, trial, True)
+        ok = hsqueeze.on_online_nodes(new) and hsqueeze.capacity_for(new, row)
+        if hsqueeze.hopeless(cl, trial, True, row):
+            skipped.append(n)
+            assert not ok
+        full.append(ok)
+        if ok:
+            chosen = trial
+    assert hsqueeze.greedy_offline(cl, row, cands) == chosen
