@@ -74,7 +74,7 @@ class Data:
         if master is None and cl.noderecs:
             master = cl.noderecs[0].name
         self.info = {"tags": cl.ctags, "ipolicy": ipolicy(cl.cpol), "master": master,
-                     "name": "cluster.example.com", "default_hypervisor": "xen-pvm",
+                     "name": "cluster.example.com", "default_hypervisor": os.environ.get("FAKE_HYPERVISOR", "xen-pvm"),
                      "enabled_hypervisors": ["xen-pvm"]}
 
 

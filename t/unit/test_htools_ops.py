@@ -142,12 +142,13 @@ def test_exec_without_luxi_after_the_plan():
 class FakeMaster:
     """fake_luxid.py on a socket in a temporary directory."""
 
-    def __init__(self, datafile, *extra):
+    def __init__(self, datafile, *extra, hypervisor="xen-pvm"):
         self.dir = tempfile.mkdtemp(prefix="fake-luxid-")
         self.socket = os.path.join(self.dir, "sock")
         self.log = os.path.join(self.dir, "jobs")
+        env = dict(os.environ, FAKE_HYPERVISOR=hypervisor)
         self.proc = subprocess.Popen([PYTHON, FAKE, self.socket, datafile, self.log]
-                                     + list(extra), stdout=subprocess.PIPE)
+                                     + list(extra), stdout=subprocess.PIPE, env=env)
         assert self.proc.stdout.readline() == b"ready\n"
 
     def jobs(self):
@@ -171,8 +172,8 @@ class FakeMaster:
         self.proc.stdout.close()
 
 
-def run_against_master(which, prog, datafile, argv, *extra):
-    master = FakeMaster(datafile, *extra)
+def run_against_master(which, prog, datafile, argv, *extra, hypervisor="xen-pvm"):
+    master = FakeMaster(datafile, *extra, hypervisor=hypervisor)
     try:
         exe = htools_peer.OURS[prog] if which == "ours" else htools_peer.PEERS[prog]
         code, out, err = htools_peer.run([exe, "-L" + master.socket] + argv, master.dir)
@@ -232,6 +233,27 @@ def test_exec_waits_for_each_jobset():
     assert code == 0, err
     assert out.count("Got job IDs") == 2 and len(jobs) == 2
     assert elapsed > 2.4
+
+
+LUXI_CASES = [
+    ("hbal", "hbal-evac.data", ["-p", "--print-instances", "-C"], "xen-pvm"),
+    ("hbal", "hbal-evac.data", ["-p", "-v", "-v"], "kvm"),
+    ("hbal", "hbal-evac.data", ["-p", "--static-kvm-node-memory=0"], "kvm"),
+    ("hroller", "hroller-full.data", ["--full-evacuation", "--print-moves", "-v", "-v"],
+     "xen-pvm"),
+    ("hsqueeze", "hsqueeze-mixed-instances.data", ["-C", "-v", "-v"], "xen-pvm"),
+]
+
+
+@pytest.mark.parametrize("prog,data,argv,hypervisor", LUXI_CASES,
+                         ids=lambda x: x if isinstance(x, str) else " ".join(x))
+def test_luxi_reads_what_ganeti_reads(prog, data, argv, hypervisor):
+    if not htools_peer.peer_available(prog):
+        pytest.skip("Debian's ganeti-htools is not installed")
+    path = os.path.join(DATA, data)
+    ours = run_against_master("ours", prog, path, argv, hypervisor=hypervisor)
+    peer = run_against_master("peer", prog, path, argv, hypervisor=hypervisor)
+    assert ours == peer
 
 
 def test_luxi_load_matches_text_load():

@@ -92,6 +92,10 @@ def load(address):
                              C.STATUSES.index(status), tags or [], bool(auto_bal), ndx[pnode],
                              ndx[snodes[0]] if snodes else C.NO_NODE,
                              C.DISK_TEMPLATES.index(dt), int(su), (), bool(forth)))
+    # Ganeti 3.0.2 takes the default hypervisor as every node's (for
+    # --static-kvm-node-memory)
+    for node in nodes:
+        node.hypervisor = info.get("default_hypervisor")
     master = info.get("master")
     if master not in ndx:
         raise LoadError("Invalid master node %s" % master)
