@@ -106,16 +106,19 @@ def test_hroller_on_generated_clusters(seed, tmp_path):
 BAD = {
     "hsqueeze": [["--help"], ["--help-completion"], ["--minimal-resources=x"],
                  ["--target-resources="], ["-t"], ["--bogus"], ["extra"], [],
-                 ["-t", "/nonexistent"], ["-t", "a", "-L"]],
+                 ["-t", "/nonexistent"], ["-t", "a", "-L"], ["-L/nonexistent"]],
     "hroller": [["--help"], ["--help-completion"], ["--node-tags"], ["-G"], ["--bogus"],
                 ["extra"], [], ["-t", "/nonexistent"],
                 ["-t", os.path.join(DATA, "multiple-master.data")],
                 ["-t", os.path.join(DATA, "empty-cluster.data")],
                 ["-t", os.path.join(DATA, "empty-cluster.data"), "-f"],
-                ["-t", os.path.join(DATA, "hroller-full.data"), "-G", "nosuch"]],
-    "harep": [["--help"], ["--help-completion"], ["--job-delay=x"], ["--bogus"], ["extra"]],
+                ["-t", os.path.join(DATA, "hroller-full.data"), "-G", "nosuch"],
+                ["-L/nonexistent"]],
+    "harep": [["--help"], ["--help-completion"], ["--job-delay=x"], ["--bogus"], ["extra"],
+              ["-L/nonexistent"]],
     "hbal": [["-t", os.path.join(DATA, "hbal-evac.data"), "-X"],
-             ["-t", os.path.join(DATA, "hbal-evac.data"), "-X", "--priority=urgent"]],
+             ["-t", os.path.join(DATA, "hbal-evac.data"), "-X", "--priority=urgent"],
+             ["-L/nonexistent", "-X"]],
 }
 
 
