@@ -7,6 +7,7 @@ Ganeti's algorithm, and its cost.  Ours balances with hbal's
 incremental search (htools.balance), so each trial is cheap.
 """
 
+import os
 import sys
 
 from qganeti.htools import hbal, options, output
@@ -284,6 +285,10 @@ def main(opts, args):
         min_row = test_instance(cl, opts.min_resources)
         trials = max(len(off_cands), len(on_cands)) + 1
         ACCELERATE[0] = cl.ninsts * cl.nnodes * trials > COMPILE_THRESHOLD
+        if ACCELERATE[0]:
+            # thousands of short parallel scans: OpenMP threads that spin
+            # between them starve each other on a busy machine (5x slower)
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         alias = cl.node_aliases
         if not capacity_for(cl, min_row):
             found = try_online(cl, min_row, on_cands)
