@@ -95,6 +95,51 @@ def generate(nodes, instances, template="drbd", seed=1, groups=1, tags=False, of
                       "\n".join(insts) + "\n", "".join(t + "\n" for t in ctags)])
 
 
+def squeeze_cluster(nodes, load, seed=1, standby=0, drbd=0):
+    """A cluster for hsqueeze: equal nodes whose externally mirrored
+    instances (1-4 GiB, 1-2 vcpus, spread at random) fill `load` (0-1) of
+    their memory; the last `standby` nodes are powered off, every other
+    one tagged as a standby node; `drbd` drbd instances pin nodes."""
+    rng = random.Random(seed)
+    online = nodes - standby
+    tmem, nmem, tdsk, tcpu = 65536, 1024, 4194304, 16
+    imem = [0] * nodes
+    idsk = [0] * nodes
+    insts = []
+    budget = int(load * (tmem - nmem) * online)
+    k = 0
+    misses = 0
+    while budget > 0 and misses < 1000:
+        mem = rng.choice([1024, 2048, 3072, 4096])
+        p = rng.randrange(online)
+        if imem[p] + mem > (tmem - nmem) * 0.9:
+            misses += 1
+            continue
+        imem[p] += mem
+        budget -= mem
+        insts.append("inst-%05d.example.com|%d|10240|%d|running|Y|node-%04d.example.com||ext||1"
+                     % (k, mem, rng.choice([1, 2]), p))
+        k += 1
+    for _ in range(drbd):
+        p = rng.randrange(online)
+        s = (p + 1) % online
+        imem[p] += 1024
+        idsk[p] += 10240
+        idsk[s] += 10240
+        insts.append("inst-%05d.example.com|1024|10240|1|running|Y|node-%04d.example.com|"
+                     "node-%04d.example.com|drbd||1" % (k, p, s))
+        k += 1
+    lines = []
+    for n in range(nodes):
+        off = n >= online
+        tags = "htools:standby:manual" if off and (n - online) % 2 == 0 else ""
+        lines.append("node-%04d.example.com|%d|%d|%d|%d|%d|%d|%s|fake-uuid-01|1|%s" % (
+            n, tmem, nmem, tmem - nmem - imem[n], tdsk, tdsk - idsk[n], tcpu,
+            "Y" if off else ("M" if n == 0 else "N"), tags))
+    return "\n".join(["group-01|fake-uuid-01|preferred||\n", "\n".join(lines) + "\n",
+                      "\n".join(insts) + "\n", ""])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("nodes", type=int)

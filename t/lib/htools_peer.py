@@ -17,12 +17,12 @@ TREE = os.path.normpath(os.path.join(HERE, "..", ".."))
 OURS = {"hbal": os.path.join(TREE, "bin", "hbal"),
         "hail": os.path.join(TREE, "libexec", "qganeti", "iallocators", "hail")}
 PEERS = {"hbal": "/usr/bin/hbal", "hail": "/usr/lib/ganeti/iallocators/hail"}
-for _prog in ("hspace", "hinfo", "hcheck", "hscan"):
+for _prog in ("hspace", "hinfo", "hcheck", "hscan", "hsqueeze", "hroller", "harep"):
     OURS[_prog] = os.path.join(TREE, "bin", _prog)
     PEERS[_prog] = "/usr/bin/" + _prog
 # the first line of usage texts names the program's origin and version
-_VERSION = re.compile(r"^(hbal|hail|hspace|hinfo|hcheck|hscan) \((q?ganeti)\) version .*$",
-                      re.M)
+_VERSION = re.compile(r"^(hbal|hail|hspace|hinfo|hcheck|hscan|hsqueeze|hroller|harep)"
+                      r" \((q?ganeti)\) version .*$", re.M)
 
 
 def peer_available(prog):

@@ -10,7 +10,7 @@ import sys
 from qganeti.htools import hsfmt, metrics, options, output
 from qganeti.htools.cluster import LoadError, lookup_name, sep_split
 from qganeti.htools.consts import NF, OFFLINE, FAIL_N1_FLAG, INST_SPN, HI_SPN, P_CPU, \
-    VCPU_RATIO, F_MEM, F_DSK
+    VCPU_RATIO, F_DSK
 
 OPTIONS = ["print_nodes", "print_insts", "print_cmds", "data", "evac", "restricted", "rapi",
            "luxi", "ialloc", "exec", "first_job_group", "reason", "group", "max_length",
@@ -73,7 +73,7 @@ def load_cluster(prog, opts):
             cl = backends.load_rapi(opts.master)
         elif opts.luxi is not None:
             from qganeti.htools import backends
-            cl = backends.load_luxi(opts.luxi)
+            cl = backends.load_luxi(luxi_address(opts))
         elif simulate:
             from qganeti.htools import backends
             cl = backends.load_simulate(simulate)
@@ -105,6 +105,14 @@ def load_cluster(prog, opts):
         if warnings and (opts.verbose != 0 or not last):
             show_warnings(warnings)
     return cl
+
+
+def luxi_address(opts):
+    """-L's socket; -L alone means our luxid's socket (under $QGANETI_ROOT)."""
+    if not opts.luxi:
+        from qganeti import paths
+        return paths.luxi_socket()
+    return opts.luxi
 
 
 def show_warnings(warnings):
@@ -312,7 +320,8 @@ def main(opts, args):
                 break
             line, cmds = output.solution_line(cl, before, placement, len(bal.placements),
                                               nmlen, imlen)
-            jobs.append((output.involved_nodes(before, placement), cmds))
+            jobs.append((output.involved_nodes(before, placement), cmds, i, placement[3],
+                         placement[4]))
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         fin_cv = bal.score
@@ -351,12 +360,26 @@ def main(opts, args):
             out("Original: mem=%d disk=%d" % original[0])
             out("Final:    mem=%d disk=%d" % final)
         if opts.exec_jobs and bal.placements:
-            raise Fatal("hbal: Execution of commands possible only on LUXI")
+            execute_jobs(cl, opts, jobsets)
         return 0
     except Fatal as exc:
         sys.stdout.flush()
         err("Error: %s" % exc)
         return 1
+
+
+def execute_jobs(cl, opts, jobsets):
+    """-X: the job sets through LUXI, one set after another."""
+    from qganeti.htools import execute as ex
+    if opts.luxi is None:
+        raise Fatal("hbal: Execution of commands possible only on LUXI")
+    annotate = ex.annotator("hbal", opts.reason or "hbal %s called" % ex.VERSION,
+                            "rebalancing via hbal %s" % ex.VERSION, opts.priority)
+    try:
+        ex.exec_with_cancel(luxi_address(opts), ex.move_jobsets(
+            cl, jobsets, "Executing jobset for instances "), annotate)
+    except ex.ExecError as exc:
+        raise Fatal("hbal: %s" % exc)
 
 
 def run(argv):

@@ -15,6 +15,8 @@ from qganeti.htools import hsfmt
 from qganeti.htools import consts as C
 
 NOARG, REQARG, OPTARG = range(3)
+# -L without a socket ("" in Values.luxi) means our luxid's socket
+GANETI_LUXI = "/var/run/ganeti/socket/ganeti-query"
 
 
 class Opt:
@@ -508,14 +510,22 @@ class Values:
         self.show_completion = False
 
 
-def run(main, prog, argv, names, arguments=()):
-    """Parse argv with the named options, then call main(values, args);
-    turns Exit into output and an exit code."""
-    opts = [O[name] for name in names + GENERIC]
+def run(main, prog, argv, names, arguments=(), defaults=None):
+    """Parse argv with the options (names from O, or a program's own Opt
+    objects), then call main(values, args); turns Exit into output and an
+    exit code.  defaults: values of a program's own options."""
+    opts = [O[name] if isinstance(name, str) else name for name in names + GENERIC]
     values = Values()
+    for key, value in (defaults or {}).items():
+        setattr(values, key, value)
     try:
         args = parse(prog, argv, opts, values, arguments)
         return main(values, args)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly, as a killed writer
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exit as done:
         if done.text:
             (done.stream or sys.stderr).write(done.text)
