@@ -160,6 +160,11 @@ def parse_luxi(groups, nodes, instances, info):
             _luxi_strict(cells["group.uuid"], "string", what % "group.uuid"), group_by_uuid,
             _luxi_strict(cells["tags"], "strings", what % "tags"),
             _luxi_strict(cells["ndp/cpu_speed"], "double", what % "cpu_speed")))
+    # Ganeti 3.0.2 gives every node the cluster's default hypervisor (what
+    # --static-kvm-node-memory looks at)
+    default_hv = info.get("default_hypervisor") if isinstance(info, dict) else None
+    for node in nrecs:
+        node.hypervisor = default_hv
     node_by_name = {n.name: k for k, n in enumerate(nrecs)}
     irecs = []
     for row in _rows(instances, INST_FIELDS):
