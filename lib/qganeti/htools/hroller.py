@@ -238,17 +238,22 @@ def move(ops, conf, i, target):
     return new
 
 
-def locate_instances(ops, idxs, targets, conf):
+def _place_each(place, ops, idxs, targets, conf):
+    """Each instance to the first target PLACE accepts; Failed if one fits none."""
     for i in idxs:
         for t in targets:
             try:
-                conf = move(ops, conf, i, t)
+                conf = place(ops, conf, i, t)
                 break
             except Failed:
                 continue
         else:
             raise Failed()
     return conf
+
+
+def locate_instances(ops, idxs, targets, conf):
+    return _place_each(move, ops, idxs, targets, conf)
 
 
 def non_redundant(conf, n):
@@ -284,16 +289,7 @@ def replace_secondary(ops, conf, i, target):
 
 
 def find_secondaries(ops, idxs, targets, conf):
-    for i in idxs:
-        for t in targets:
-            try:
-                conf = replace_secondary(ops, conf, i, t)
-                break
-            except Failed:
-                continue
-        else:
-            raise Failed()
-    return conf
+    return _place_each(replace_secondary, ops, idxs, targets, conf)
 
 
 def greedy_clear(ops, get_insts, relocate, ndxs, targets, conf):
