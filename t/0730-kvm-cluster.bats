@@ -24,8 +24,9 @@ teardown() {
     run gnt-cluster verify
     refute_output --partial "hypervisor kvm verify failure"
     refute_output --partial "invalid hypervisor parameters"
+    touch "$QGANETI_ROOT/vmlinuz"     # the node checks that the kernel exists
     run gnt-instance add -t diskless --no-nics --ignore-ipolicy -o noop --no-name-check \
-        --no-ip-check --no-start -H kvm:kernel_path=/boot/x vm1.example.com
+        --no-ip-check --no-start -H "kvm:kernel_path=$QGANETI_ROOT/vmlinuz" vm1.example.com
     assert_success
     run gnt-instance list --no-headers -o name,hypervisor,network_port vm1.example.com
     assert_output --regexp '^vm1\.example\.com +kvm +11000$'
