@@ -15,16 +15,6 @@ running_on() {   # the nodes whose fake hypervisor runs instance $1
     return 0
 }
 
-add_instance() {   # NAME TEMPLATE NODE [more gnt-instance add options]
-    local name=$1 template=$2 node=$3
-    shift 3
-    local size=()
-    [ "$template" = diskless ] || size=(-s 1G)
-    run gnt-instance add -t "$template" "${size[@]}" -o noop -n "$node.example.com" \
-        --no-name-check --no-ip-check "$@" "$name"
-    [ "$status" -eq 0 ] || fail "gnt-instance add $name failed: $output"
-}
-
 @test "migrate runs the protocol's steps and the instance runs only on the target" {
     vc_cluster 2
     add_instance web1 sharedfile node1

@@ -10,16 +10,6 @@ load lib/vcluster
 
 teardown() { vc_down; }
 
-add_instance() {   # NAME TEMPLATE NODE [more gnt-instance add options]
-    local name=$1 template=$2 node=$3
-    shift 3
-    local size=()
-    [ "$template" = diskless ] || size=(-s 1G)
-    run gnt-instance add -t "$template" "${size[@]}" -o noop -n "$node.example.com" \
-        --no-name-check --no-ip-check "$@" "$name"
-    [ "$status" -eq 0 ] || fail "gnt-instance add $name failed: $output"
-}
-
 pnode_of() {
     gnt-instance list --no-headers -o pnode "$1"
 }

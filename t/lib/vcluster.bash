@@ -73,3 +73,14 @@ vc_processes() {
         [ "$pid" = "$$" ] || echo "$pid $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null)"
     done
 }
+
+# an instance on node<NODE> of the virtual cluster; the test fails with the reason if not
+add_instance() {   # NAME TEMPLATE NODE [more gnt-instance add options]
+    local name=$1 template=$2 node=$3
+    shift 3
+    local size=()
+    [ "$template" = diskless ] || size=(-s 1G)
+    run gnt-instance add -t "$template" "${size[@]}" -o noop -n "$node.example.com" \
+        --no-name-check --no-ip-check "$@" "$name"
+    [ "$status" -eq 0 ] || fail "gnt-instance add $name failed: $output"
+}
