@@ -13,9 +13,9 @@ import time
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools.consts import (
-    DT_DRBD, I_AUTO_BAL, I_DT, I_MOVABLE, I_PNODE, I_SNODE, IF, KINDS, MAP, MV_FAILOVER,
-    MV_FAILOVER_ANY, MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY,
-    MV_REPLACE_SECONDARY, NCOMP, NF, OFFLINE, OK, STD, SUM, SUM_OFFLINE, WEIGHTS)
+    C_LOCEXCL, I_AUTO_BAL, I_MOVABLE, IF, KINDS, MV_FAILOVER, MV_FAILOVER_ANY,
+    MV_FAILOVER_AND_REPLACE, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY, MV_REPLACE_SECONDARY,
+    NCOMP, NF, OFFLINE, OK, SUM, SUM_OFFLINE, WEIGHTS)
 
 # candidates whose estimate is this close (relative) to the best estimate
 # are re-scored exactly; estimates are good to ~1e-13
@@ -27,6 +27,9 @@ BUFFER = 4096
 # never imports numba and a long one pays at most twice the better choice
 COMPILE_THRESHOLD = 5000
 SWITCH_AFTER = 0.5
+# per instance, how many of its best targets are remembered between steps
+TOPK = 16
+INF = float("inf")
 
 
 class Options:
@@ -57,8 +60,10 @@ class Balancer:
         self.scratch = moves.Scratch()
         size = len(self.insts) * max(1, len(self.nodes))
         self.prev = None        # statistics of the previous step
-        self.lbound = {}        # instance -> lower bound of its moves' scores
         self.touched = set()    # nodes the last move changed
+        self.arr = Arrays(cl)
+        self._static_scales = None
+        self._has_map = True
         self.rescanned = 0
         self.jit = None
         self.adaptive = accelerate is None
@@ -68,6 +73,7 @@ class Balancer:
         if accelerate:
             from qganeti.htools import jit
             self.jit = jit.Compiled(cl)
+            self.arr.to_numpy(self.jit.np)
 
     def candidates(self):
         cl = self.cl
@@ -80,59 +86,23 @@ class Balancer:
                 out.append(i)
         return out
 
-    def _base(self):
-        """Per-node values, the centred sums the estimates start from, and
-        the exact statistics."""
-        cl = self.cl
-        vals = [0.0] * (cl.nnodes * NCOMP)
-        online = []
-        for n in self.nodes:
-            kernels.node_values(cl.nf, n * NF, vals, n * NCOMP)
-            if not cl.nf[n * NF + OFFLINE]:
-                online.append(n)
-        mean = [0.0] * NCOMP
-        c1 = [0.0] * NCOMP
-        c2 = [0.0] * NCOMP
-        cnt = [float(len(online)) or 1.0] * NCOMP
-        sums = [0.0] * NCOMP
-        devmax = [0.0] * NCOMP
-        stats = metrics.cluster_stats(cl, self.nodes)
-        for c, kind in enumerate(KINDS):
-            if kind == STD:
-                mean[c] = stats[c][1] / cnt[c] if online else 0.0
-                for n in online:
-                    d = vals[n * NCOMP + c] - mean[c]
-                    c1[c] += d
-                    c2[c] += d * d
-                    if abs(d) > devmax[c]:
-                        devmax[c] = abs(d)
-            elif kind == MAP:
-                sums[c] = metrics.stat_value(c, stats[c])
-            else:
-                sums[c] = stats[c]
-        gcount = [0] * (max(1, len(cl.loc_bit)) * cl.ntags)
-        for n in online:
-            for location in cl.node_loc[n]:
-                bit = cl.loc_bit[location]
-                for tag in range(cl.ntags):
-                    gcount[bit * cl.ntags + tag] += cl.rtag[n * cl.ntags + tag]
-        return vals, mean, c1, c2, cnt, sums, gcount, stats, devmax, online
-
     def _scales(self, online):
         """Per component, the node factor by which an instance's size can
         change a node's value (reciprocal sizes of the smallest nodes)."""
         cl = self.cl
-
-        def most(field, mult=None):
-            out = 0.0
-            for n in online:
-                den = cl.nf[n * NF + field] * (cl.nf[n * NF + mult] if mult else 1.0)
-                if den > 0:
-                    out = max(out, 1.0 / den)
-            return out
-        from qganeti.htools import consts as K
-        return [most(K.T_MEM), most(K.T_DSK), most(K.T_SPN), most(K.T_CPU, K.CPU_SPEED),
-                most(K.HI_SPN), max([cl.nf[n * NF + K.P_REM] for n in online] or [0.0])]
+        if self._static_scales is None:
+            def most(field, mult=None):
+                out = 0.0
+                for n in online:
+                    den = cl.nf[n * NF + field] * (cl.nf[n * NF + mult] if mult else 1.0)
+                    if den > 0:
+                        out = max(out, 1.0 / den)
+                return out
+            from qganeti.htools import consts as K
+            self._static_scales = [most(K.T_MEM), most(K.T_DSK), most(K.T_SPN),
+                                   most(K.T_CPU, K.CPU_SPEED), most(K.HI_SPN)]
+        from qganeti.htools.consts import P_REM
+        return self._static_scales + [max([cl.nf[n * NF + P_REM] for n in online] or [0.0])]
 
     def search(self):
         """The best move of this step: (instance, move, target, exact
@@ -147,14 +117,40 @@ class Balancer:
             if self.spent > SWITCH_AFTER:
                 from qganeti.htools import jit
                 self.jit = jit.Compiled(self.cl)
+                self.arr.to_numpy(self.jit.np)
 
     def _search(self):
         cl = self.cl
-        cands = self.candidates()
-        targets = [n for n in self.nodes if not cl.nf[n * NF + OFFLINE]]
-        if not cands:
+        arr = self.arr
+        kern = self.jit.kern if self.jit else kernels
+        nf, inf = (self.jit.nf, self.jit.inf) if self.jit else (cl.nf, cl.inf)
+        if arr.cands is None or self.opts.evac_mode:
+            arr.cands = arr.ints(self.candidates())
+        cands = arr.cands
+        if not len(cands):
             return None
-        vals, mean, c1, c2, cnt, sums, gcount, stats, devmax, online = self._base()
+        if arr.targets is None:
+            arr.targets = arr.ints([n for n in self.nodes if not cl.nf[n * NF + OFFLINE]])
+            arr.nodes = arr.ints(self.nodes)
+            tnode = [0] * max(1, cl.nnodes)
+            for n in arr.targets:
+                tnode[n] = 1
+            arr.tnode = arr.ints(tnode)
+        online = kern.base_values(nf, arr.nodes, arr.vals, arr.kinds, arr.mean, arr.c1,
+                                  arr.c2, arr.cnt, arr.sums, arr.devmax, arr.var, arr.total)
+        has_map = self._has_map = bool(cl.etag_ids) and any(cl.loc)
+        if has_map:
+            stats = metrics.cluster_stats(cl, self.nodes)
+            arr.sums[C_LOCEXCL] = metrics.stat_value(C_LOCEXCL, stats[C_LOCEXCL])
+        gcount = [0] * (max(1, len(cl.loc_bit)) * cl.ntags)
+        if cl.loc_bit and cl.ntags:
+            for n in self.nodes:
+                if cl.nf[n * NF + OFFLINE]:
+                    continue
+                for location in cl.node_loc[n]:
+                    bit = cl.loc_bit[location]
+                    for tag in range(cl.ntags):
+                        gcount[bit * cl.ntags + tag] += cl.rtag[n * cl.ntags + tag]
         opts = self.opts
         flags = [int(opts.ignore_soft_errors), int(opts.disk_moves),
                  int(opts.instance_moves), int(opts.restricted_migration),
@@ -162,76 +158,56 @@ class Balancer:
         tol = TIE_TOLERANCE * max(1.0, abs(self.score)) if math.isfinite(self.score) \
             else TIE_TOLERANCE
         # instances whose nodes did not change since they were scanned need
-        # only their moves to the changed nodes looked at, unless the bound
-        # on their other moves says they could still win
-        prune = self.prev is not None and not (cl.etag_ids and any(cl.loc)) and \
-            online and math.isfinite(self.score)
-        modes = []
-        lbound = []
-        inf, touched, known = cl.inf, self.touched, self.lbound
-        for i in cands:
-            # cl.inst_nodes(i) & touched, spelt out: this runs for every
-            # candidate at every step
-            off = i * IF
-            moved = int(inf[off + I_PNODE]) in touched or (
-                inf[off + I_DT] == DT_DRBD and int(inf[off + I_SNODE]) in touched)
-            if prune and i in known and not moved:
-                modes.append(1)
-                lbound.append(known[i])
-            else:
-                modes.append(2)
-                lbound.append(0.0)
+        # only their moves to the changed nodes looked at, unless what is
+        # known of their other moves says they could still win
+        prune = self.prev is not None and not has_map and online > 0 and \
+            math.isfinite(self.score)
+        touched = arr.touched
+        for n in self.touched:
+            touched[n] = 1
+        kern.plan_modes(inf, cands, touched, arr.known, prune, arr.modes)
+        tmask = arr.ints([touched[n] for n in arr.targets]) if not self.jit \
+            else touched[arr.targets]
+        for n in self.touched:
+            touched[n] = 0
         if prune:
-            pstats, pdev, count = self.prev
+            pvar, ptotal, psums, pdev, count = self.prev
             shift = 0.0
             for c, kind in enumerate(KINDS):
                 if kind in (SUM, SUM_OFFLINE):
-                    shift += WEIGHTS[c] * (stats[c] - pstats[c])
-            std = [c for c, kind in enumerate(KINDS) if kind == STD]
-
-            def per_comp(st, k):
-                return [st[c][k] if c in std else 0.0 for c in range(NCOMP)]
-            drift = self.jit.kern.drift_bounds if self.jit else kernels.drift_bounds
-            arr, iarr = self._array, self._iarray
-            lbound = arr(lbound)
-            drift(self.jit.inf if self.jit else cl.inf, iarr(cands), iarr(modes), lbound,
-                  arr(per_comp(pstats, 2)), arr(per_comp(pstats, 1)), arr(per_comp(stats, 2)),
-                  arr(per_comp(stats, 1)), arr(pdev), count, arr(self._scales(online)), shift,
-                  iarr(KINDS), arr(WEIGHTS), tol)
-            for ci, i in enumerate(cands):
-                if modes[ci] == 1:
-                    self.lbound[i] = float(lbound[ci])
-        tmask = [1 if n in self.touched else 0 for n in targets]
-        args = (cands, targets, vals, mean, c1, c2, cnt, sums, KINDS, WEIGHTS, flags, tol,
-                gcount)
-        best_est, entries, inst_best = self._scan(args, modes, tmask, float("inf"))
-        again = []
-        for ci, i in enumerate(cands):
-            if modes[ci] == 2:
-                self.lbound[i] = inst_best[ci]
-            else:
-                self.lbound[i] = min(self.lbound[i], inst_best[ci])
-                if self.lbound[i] <= best_est + tol:
-                    again.append(ci)
-        if again:
-            modes = [0] * len(cands)
-            for ci in again:
-                modes[ci] = 2
-            best2, more, inst_best = self._scan(args, modes, tmask, best_est)
+                    shift += WEIGHTS[c] * (arr.sums[c] - psums[c])
+            on = [n for n in self.nodes if not cl.nf[n * NF + OFFLINE]]
+            kern.drift_bounds(inf, cands, arr.modes, arr.off, pvar, ptotal, arr.var,
+                              arr.total, pdev, count, arr.floats(self._scales(on)), shift,
+                              arr.kinds, arr.weights, tol)
+        args = (cands, arr.targets, arr.vals, arr.mean, arr.c1, arr.c2, arr.cnt, arr.sums,
+                arr.kinds, arr.weights, arr.ints(flags), tol, arr.ints(gcount))
+        best_est, entries = self._scan(args, arr.modes, tmask, INF)
+        self.rescanned = 0
+        if prune and kern.select_again(cands, arr.modes, TOPK, arr.topt, arr.tops, arr.rest,
+                                       arr.fo, arr.off, best_est + tol, arr.modes2):
+            # instances that might still win: first their best-known targets
+            best2, more = self._scan(args, arr.modes2, tmask, best_est)
             best_est = min(best_est, best2)
             entries += more
-            for ci in again:
-                self.lbound[cands[ci]] = inst_best[ci]
-        self.prev = (stats, devmax, float(len(online)) or 1.0)
-        self.rescanned = len(again)
+            self.rescanned = kern.select_full(cands, arr.modes2, arr.rest, arr.off,
+                                              best_est + tol, arr.modes)
+            if self.rescanned:
+                # and everything of those whose other targets might too
+                best2, more = self._scan(args, arr.modes, tmask, best_est)
+                best_est = min(best_est, best2)
+                entries += more
+        self.prev = (arr.copy(arr.var), arr.copy(arr.total), arr.copy(arr.sums),
+                     arr.copy(arr.devmax), float(online) or 1.0)
         rank = {MV_FAILOVER: 0, MV_FAILOVER_ANY: 0, MV_REPLACE_SECONDARY: 0,
                 MV_REPLACE_AND_FAILOVER: 1, MV_REPLACE_PRIMARY: 2, MV_FAILOVER_AND_REPLACE: 3}
         order = sorted(set((ci, tpos, rank[move], move, est) for ci, move, tpos, est in entries
                            if est <= best_est + tol))
         chosen = None
+        targets = arr.targets
         for ci, tpos, _, move, _ in order:
-            i = cands[ci]
-            tdx = targets[tpos] if tpos >= 0 else -1
+            i = int(cands[ci])
+            tdx = int(targets[tpos]) if tpos >= 0 else -1
             exact = self.exact_score(i, move, tdx)
             if exact is None:
                 continue
@@ -241,29 +217,28 @@ class Balancer:
             return None
         return chosen
 
-    def _array(self, values):
-        return self.jit.np.array(values, dtype=self.jit.np.float64) if self.jit else values
-
-    def _iarray(self, values):
-        return self.jit.np.array(values, dtype=self.jit.np.int64) if self.jit else values
-
     def _scan(self, args, modes, tmask, start):
         buffer = BUFFER
         while True:
             if self.jit:
-                result = self.jit.scan(self.cl, *args, buffer, modes, tmask, start)
+                result = self.jit.scan(self.cl, self.arr, *args, buffer, modes, tmask, start)
             else:
-                result = _scan_python(self.cl, *args, buffer, modes, tmask, start)
-            overflow, best_est, entries, inst_best = result
+                result = _scan_python(self.cl, self.arr, *args, buffer, modes, tmask, start)
+            overflow, best_est, entries = result
             if not overflow:
-                return best_est, entries, inst_best
+                return best_est, entries
             buffer *= 16    # that many equally good moves: look at them all
 
     def exact_score(self, i, move, tdx):
+        """The score after the move, exactly as Ganeti computes it (None
+        when the move fails).  Within a search only: compiled, it starts
+        from the node values of the step's base_values."""
         rc, _, rows = moves.move_rows(self.cl, i, move, tdx, self.opts.ignore_soft_errors,
                                       self.scratch)
         if rc != OK:
             return None
+        if self.jit and not self._has_map:
+            return self.jit.exact_cv(self.arr, rows)
         return metrics.comp_cv(self.cl, self.nodes, dict(rows),
                                moves.exclusion_counts_after(self.cl, i, move, tdx))
 
@@ -294,8 +269,8 @@ class Balancer:
         return placement
 
 
-def _scan_python(cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights, flags,
-                 tol, gcount, buffer, modes, tmask, start):
+def _scan_python(cl, arr, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
+                 flags, tol, gcount, buffer, modes, tmask, start):
     from qganeti.htools.kernels import SCAN_ROWS
     buf_i = [0] * buffer
     buf_m = [0] * buffer
@@ -304,12 +279,59 @@ def _scan_python(cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weigh
     count = [0]
     over = [0]
     chunk_best = [0.0]
-    inst_best = [0.0] * len(cands)
     kernels.scan_moves(
         1, cl.nf, cl.inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
         cl.peers, cl.nnodes, cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc, cl.dsrd,
         cl.words, cl.mig, cl.rmig, gcount, flags, tol, [start], buf_i, buf_m, buf_t, buf_s,
         count, over, [0.0] * (SCAN_ROWS * NF), [0.0] * (SCAN_ROWS * NCOMP),
-        [0] * len(gcount), [-1, -1, -1], [0, 0, 0], chunk_best, modes, tmask, inst_best)
+        [0] * len(gcount), [-1, -1, -1], [0, 0, 0], chunk_best, modes, tmask, TOPK,
+        arr.topt, arr.tops, arr.rest, arr.fo, arr.off, arr.known, [0] * TOPK, [0.0],
+        [t for t in range(len(tmask)) if tmask[t]], arr.tnode,
+        [0.0] * (kernels.B_ARRAYS * 4 * NCOMP))
     entries = [(buf_i[k], buf_m[k], buf_t[k], buf_s[k]) for k in range(count[0])]
-    return over[0], chunk_best[0], entries, inst_best
+    return over[0], chunk_best[0], entries
+
+
+class Arrays:
+    """What a Balancer's searches keep, as lists (plain Python kernels) or
+    numpy arrays (compiled ones): the candidates and targets, per-step
+    statistics, per-instance modes and what is known of each instance's
+    moves (see kernels.scan_chunk)."""
+
+    def __init__(self, cl):
+        ninsts, nnodes = max(1, cl.ninsts), max(1, cl.nnodes)
+        self.np = None
+        self.cands = self.targets = self.nodes = self.tnode = None
+        self.kinds = list(KINDS)
+        self.weights = list(WEIGHTS)
+        self.vals = [0.0] * (nnodes * NCOMP)
+        for name in ("mean", "c1", "c2", "cnt", "sums", "devmax", "var", "total"):
+            setattr(self, name, [0.0] * NCOMP)
+        self.touched = [0] * nnodes
+        self.known = [0] * ninsts
+        self.topt = [-1] * (ninsts * TOPK)
+        self.tops = [INF] * (ninsts * TOPK)
+        self.rest = [INF] * ninsts
+        self.fo = [INF] * ninsts
+        self.off = [0.0] * ninsts
+        self.modes = [0] * ninsts
+        self.modes2 = [0] * ninsts
+
+    INTS = ("kinds", "touched", "known", "topt", "modes", "modes2", "cands", "targets",
+            "nodes", "tnode")
+
+    def to_numpy(self, np):
+        self.np = np
+        for name, value in list(vars(self).items()):
+            if isinstance(value, list):
+                setattr(self, name, np.array(value, dtype=np.int64 if name in self.INTS
+                                             else np.float64))
+
+    def ints(self, values):
+        return self.np.array(values, dtype=self.np.int64) if self.np else list(values)
+
+    def floats(self, values):
+        return self.np.array(values, dtype=self.np.float64) if self.np else list(values)
+
+    def copy(self, values):
+        return values.copy() if self.np else list(values)

@@ -45,6 +45,10 @@ def compiled_kernels():
     global _MODULE
     if _MODULE is None:
         _prepare_cache()
+        # many short parallel scans: OpenMP threads that spin between them
+        # starve the Python work in between (and everything else) on a
+        # busy 2-core machine; passive threads sleep at once
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import numba
         spec = importlib.util.spec_from_file_location("qganeti.htools._kernels_jit",
                                                       kernels.__file__)
@@ -55,8 +59,12 @@ def compiled_kernels():
         parallel = {"scan_moves"}
         for name, obj in list(vars(module).items()):
             if inspect.isfunction(obj) and obj.__module__ == module.__name__:
+                inline = "always" if name in module.COMPILED_INLINE else "never"
                 setattr(module, name, numba.njit(cache=True, error_model="numpy",
-                                                 parallel=name in parallel)(obj))
+                                                 parallel=name in parallel,
+                                                 inline=inline)(obj))
+        for name, fast in module.COMPILED_ONLY.items():
+            setattr(module, name, getattr(module, fast))
         _MODULE = module
     return _MODULE
 
@@ -86,6 +94,17 @@ class Compiled:
         self.svals = np.zeros(self.chunks * self.kern.SCAN_ROWS * NCOMP, dtype=f8)
         self.nodes = np.zeros(3 * self.chunks, dtype=i8)
         self.voffs = np.zeros(3 * self.chunks, dtype=i8)
+        from qganeti.htools.balance import TOPK
+        self.topk = TOPK
+        self.ksnap = np.zeros(TOPK * self.chunks, dtype=i8)
+        self.tbest = np.zeros(self.chunks, dtype=f8)
+        self.bases = np.zeros(self.chunks * self.kern.B_ARRAYS * 4 * NCOMP, dtype=f8)
+        self.bests = np.zeros(self.chunks, dtype=f8)
+        self.count = np.zeros(self.chunks, dtype=i8)
+        self.over = np.zeros(self.chunks, dtype=i8)
+        self.gtmp = np.zeros(0, dtype=i8)
+        self.buffer = None
+        self.ovals = np.zeros(3 * NCOMP, dtype=f8)
 
     def sync(self, cl, nodes, i):
         from qganeti.htools.consts import IF, NF
@@ -98,35 +117,40 @@ class Compiled:
             self.ptag[n * nt:(n + 1) * nt] = cl.ptag[n * nt:(n + 1) * nt]
         self.inf[i * IF:(i + 1) * IF] = cl.inf[i * IF:(i + 1) * IF]
 
-    def scan(self, cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
+    def exact_cv(self, arr, rows):
+        """metrics.comp_cv after a move's rows [(node, row)], compiled."""
+        np = self.np
+        onodes = np.array([n for n, _ in rows] + [-1], dtype=np.int64)
+        orows = np.array([x for _, row in rows for x in row] or [0.0], dtype=np.float64)
+        return float(self.kern.exact_cv(self.nf, arr.nodes, arr.vals, arr.kinds, arr.weights,
+                                        onodes, orows, len(rows), self.ovals, 0.0))
+
+    def scan(self, cl, arr, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
              flags, tol, gcount, buffer, modes, tmask, start):
         np = self.np
-        f8, i8 = np.float64, np.int64
         chunks = self.chunks
+        if self.buffer != buffer:
+            self.buffer = buffer
+            self.buf_i = np.empty(buffer * chunks, dtype=np.int64)
+            self.buf_m = np.empty(buffer * chunks, dtype=np.int64)
+            self.buf_t = np.empty(buffer * chunks, dtype=np.int64)
+            self.buf_s = np.empty(buffer * chunks, dtype=np.float64)
+        if len(self.gtmp) != len(gcount) * chunks:
+            self.gtmp = np.zeros(len(gcount) * chunks, dtype=np.int64)
         best = np.array([start])
-        inst_best = np.zeros(len(cands))
-        bests = np.zeros(chunks)
-        count = np.zeros(chunks, dtype=i8)
-        over = np.zeros(chunks, dtype=i8)
-        buf_i = np.zeros(buffer * chunks, dtype=i8)
-        buf_m = np.zeros(buffer * chunks, dtype=i8)
-        buf_t = np.zeros(buffer * chunks, dtype=i8)
-        buf_s = np.zeros(buffer * chunks, dtype=f8)
-        gcount = np.array(gcount, dtype=i8)
+        tlist = np.flatnonzero(tmask).astype(np.int64)
         self.kern.scan_moves(
-            chunks, self.nf, self.inf, np.array(cands, dtype=i8),
-            np.array(targets, dtype=i8), np.array(vals, dtype=f8), np.array(mean, dtype=f8),
-            np.array(c1, dtype=f8), np.array(c2, dtype=f8), np.array(cnt, dtype=f8),
-            np.array(sums, dtype=f8), np.array(kinds, dtype=i8), np.array(weights, dtype=f8),
-            self.peers, cl.nnodes, self.ptag, cl.ntags, self.etag_ptr, self.etag_ids,
-            self.loc, self.dsrd, cl.words, self.mig, self.rmig, gcount,
-            np.array(flags, dtype=i8), tol, best, buf_i, buf_m, buf_t, buf_s, count, over,
-            self.scratch, self.svals, np.zeros(len(gcount) * chunks, dtype=i8), self.nodes,
-            self.voffs, bests, np.array(modes, dtype=i8), np.array(tmask, dtype=i8),
-            inst_best)
+            chunks, self.nf, self.inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds,
+            weights, self.peers, cl.nnodes, self.ptag, cl.ntags, self.etag_ptr, self.etag_ids,
+            self.loc, self.dsrd, cl.words, self.mig, self.rmig, gcount, flags, tol, best,
+            self.buf_i, self.buf_m, self.buf_t, self.buf_s, self.count, self.over,
+            self.scratch, self.svals, self.gtmp, self.nodes, self.voffs, self.bests, modes,
+            tmask, self.topk, arr.topt, arr.tops, arr.rest, arr.fo, arr.off, arr.known,
+            self.ksnap, self.tbest, tlist, arr.tnode, self.bases)
         entries = []
+        buf_i, buf_m, buf_t, buf_s = self.buf_i, self.buf_m, self.buf_t, self.buf_s
         for chunk in range(chunks):
             base = chunk * buffer
             entries.extend((int(buf_i[k]), int(buf_m[k]), int(buf_t[k]), float(buf_s[k]))
-                           for k in range(base, base + int(count[chunk])))
-        return int(over.max()), float(bests.min()), entries, inst_best.tolist()
+                           for k in range(base, base + int(self.count[chunk])))
+        return int(self.over.max()), float(self.bests.min()), entries

@@ -48,6 +48,24 @@ def copy_row(src, soff, dst, doff):
         dst[doff + k] = src[soff + k]
 
 
+def _copy_row_views(src, soff, dst, doff):
+    """copy_row for numpy arrays only (slices of lists are copies): an
+    index that cannot be negative spares numba's wraparound checks, and
+    the copy runs several times faster compiled (htools.jit uses it)."""
+    d = dst[doff:doff + NF]
+    s = src[soff:soff + NF]
+    for k in range(NF):
+        d[k] = s[k]
+
+
+# compiled, these take the place of the first (htools.jit)
+COMPILED_ONLY = {"copy_row": "_copy_row_views"}
+# compiled, these are inlined where they are called: a call passes each
+# array as seven words, and scan_chunk's inner loop calls them with a
+# dozen arrays per target
+COMPILED_INLINE = ("approx_var", "_record", "_top_insert", "_wanted")
+
+
 def unallocated_mem(src, soff):
     """Node.unallocatedMem: recorded free memory minus positive missing."""
     xmem = src[soff + X_MEM]
@@ -504,6 +522,57 @@ def node_values(src, soff, dst, doff):
     dst[doff + 19] = src[soff + P_REM]
 
 
+def exact_cv(nf, nodes, vals, kinds, weights, onodes, orows, nover, ovals, mapval):
+    """metrics.comp_cv, the same operations in the same order (so the
+    same bits), from the node values vals[n*NCOMP:] (base_values) with
+    the first nover nodes of onodes taking the rows at orows[k*NF:];
+    mapval is the location/exclusion component's value."""
+    ncomp = len(kinds)
+    if len(nodes) == 0:
+        return 0.0
+    for k in range(nover):
+        node_values(orows, k * NF, ovals, k * ncomp)
+    score = 0.0
+    for c in range(ncomp):
+        kind = kinds[c]
+        if kind == 3:
+            score += mapval * weights[c]
+            continue
+        total = 0.0
+        count = 0
+        for j in range(len(nodes)):
+            n = nodes[j]
+            offline = nf[n * NF + OFFLINE] != 0.0
+            if offline != (kind == 2):
+                continue
+            value = vals[n * ncomp + c]
+            for k in range(nover):
+                if onodes[k] == n:
+                    value = ovals[k * ncomp + c]
+            total += value
+            count += 1
+        if kind != 0:
+            score += total * weights[c]
+            continue
+        mean = fdiv(total, float(count))
+        nvar = 0.0
+        for j in range(len(nodes)):
+            n = nodes[j]
+            if nf[n * NF + OFFLINE] != 0.0:
+                continue
+            value = vals[n * ncomp + c]
+            for k in range(nover):
+                if onodes[k] == n:
+                    value = ovals[k * ncomp + c]
+            d = value - mean
+            nvar += d * d
+        var = fdiv(nvar, float(count))
+        if var == var:
+            var = math.sqrt(var)
+        score += var * weights[c]
+    return score
+
+
 def std_update(n, s, var, x, x2):
     """Ganeti's StdDevStat update (it keeps the variance, not the sum of
     squares): replace value x by x2.  Returns (s', var')."""
@@ -728,16 +797,123 @@ def approx_score(nf, vals, nodes, noff, nvals, voffs, mean, c1, c2, cnt, sums, k
 
 # scratch rows of one chunk of scan_moves (each NF floats) and their values
 (R_INT_P, R_INT_S, R_TMP_S, R_FR_S, R_RS_P, R_SEC_P, R_SEC_S, R_PRI_F, R_PRI_FP, R_RF_P,
- R_RP_S, R_MOVE) = range(12)
-SCAN_ROWS = 18          # R_MOVE uses 6 (move_rows)
+ R_RP_S, R_RF_P0, R_RP_S0, R_MOVE) = range(14)
+SCAN_ROWS = 20          # R_MOVE uses 6 (move_rows)
+# the four move kinds of a target whose other nodes' sums scan_chunk
+# prepares once per instance (approx_base), and the four arrays of sums
+B_RS, B_FR, B_RF, B_RP = range(4)
+B_ARRAYS = 4
+
+
+def approx_base(nf, vals, n1, o1, n2, o2, nvals, mean, c1, c2, cnt, sums, kinds, weights,
+                bases, boff, stride):
+    """approx_score's sums for the nodes that do not depend on the target
+    (n1 and n2 taking the values at nvals[o1:] and nvals[o2:]; -1 =
+    unused): bases[boff+c] the centred sum, [boff+stride+c] the centred
+    sum of squares, [boff+2*stride+c] the sum (kinds 1 and 2), and
+    [boff+3*stride+c] the weighted component if nothing else changes."""
+    ncomp = len(weights)
+    for c in range(ncomp):
+        kind = kinds[c]
+        d1 = 0.0
+        d2 = 0.0
+        value = sums[c]
+        for k in range(2):
+            n = n1
+            o = o1
+            if k == 1:
+                n = n2
+                o = o2
+            if n < 0:
+                continue
+            off = nf[n * NF + OFFLINE] != 0.0
+            if kind == 0 and not off:
+                old = vals[n * ncomp + c] - mean[c]
+                new = nvals[o + c] - mean[c]
+                d1 += new - old
+                d2 += new * new - old * old
+            elif (kind == 1 and not off) or (kind == 2 and off):
+                value += nvals[o + c] - vals[n * ncomp + c]
+        b1 = c1[c] + d1
+        b2 = c2[c] + d2
+        bases[boff + c] = b1
+        bases[boff + stride + c] = b2
+        bases[boff + 2 * stride + c] = value
+        if kind == 0:
+            m = cnt[c]
+            a = b1 / m
+            var = b2 / m - a * a
+            if not var >= 0.0:
+                var = 0.0
+            bases[boff + 3 * stride + c] = math.sqrt(var) * weights[c]
+        elif kind == 3:
+            bases[boff + 3 * stride + c] = 0.0
+        else:
+            bases[boff + 3 * stride + c] = value * weights[c]
+
+
+def approx_var(nf, vals, n1, o1, n2, o2, nvals, mean, cnt, sums, kinds, weights, bases,
+               boff, stride, locexcl):
+    """approx_score from approx_base's sums and the values of the nodes
+    that depend on the target (n1, and n2 unless -1)."""
+    ncomp = len(weights)
+    total = 0.0
+    off1 = nf[n1 * NF + OFFLINE] != 0.0
+    off2 = True
+    if n2 >= 0:
+        off2 = nf[n2 * NF + OFFLINE] != 0.0
+    for c in range(ncomp):
+        kind = kinds[c]
+        if kind == 3:
+            total += (sums[c] + locexcl) * weights[c]
+            continue
+        x1 = vals[n1 * ncomp + c]
+        y1 = nvals[o1 + c]
+        x2 = 0.0
+        y2 = 0.0
+        if n2 >= 0:
+            x2 = vals[n2 * ncomp + c]
+            y2 = nvals[o2 + c]
+        if x1 == y1 and x2 == y2:
+            total += bases[boff + 3 * stride + c]
+            continue
+        if kind == 0:
+            d1 = bases[boff + c]
+            d2 = bases[boff + stride + c]
+            if not off1:
+                old = x1 - mean[c]
+                new = y1 - mean[c]
+                d1 += new - old
+                d2 += new * new - old * old
+            if not off2:
+                old = x2 - mean[c]
+                new = y2 - mean[c]
+                d1 += new - old
+                d2 += new * new - old * old
+            m = cnt[c]
+            a = d1 / m
+            var = d2 / m - a * a
+            if not var >= 0.0:
+                var = 0.0
+            total += math.sqrt(var) * weights[c]
+        else:
+            value = bases[boff + 2 * stride + c]
+            want_offline = kind == 2
+            if off1 == want_offline:
+                value += y1 - x1
+            if n2 >= 0 and off2 == want_offline:
+                value += y2 - x2
+            total += value * weights[c]
+    return total
 
 
 def _record(score, best, slot, tol, count, cap, buf_i, buf_m, buf_t, buf_s, boff, ci, move,
-            tpos, inst_best):
+            tpos, tbest):
     """Keep the best estimate and the candidates within tol of it (the
-    candidate's position: instance ci, target tpos, move)."""
-    if score < inst_best[ci]:
-        inst_best[ci] = score
+    candidate's position: instance ci, target tpos, move); tbest[slot]
+    gets the best estimate of the current target."""
+    if score < tbest[slot]:
+        tbest[slot] = score
     over = 0
     if score < best[slot] - tol:
         count = 0
@@ -755,19 +931,171 @@ def _record(score, best, slot, tol, count, cap, buf_i, buf_m, buf_t, buf_s, boff
     return count, over
 
 
+def _wanted(mode, t, tdx, tmask, ksnap, kbase, K):
+    """Whether scan_chunk looks at target position t (node tdx) in mode."""
+    if mode == 2:
+        return True
+    if mode == 1:
+        return tmask[t] != 0
+    if tmask[t] != 0:
+        return False        # mode 3: the first pass has looked at it
+    for k in range(K):
+        if ksnap[kbase + k] == tdx:
+            return True
+    return False
+
+
+def _top_insert(topt, tops, rest, i, K, tdx, raw):
+    """Instance i's moves to node tdx now estimate at best raw: keep it
+    among the K best targets, or let rest[i] (the bound for all targets
+    not kept) account for it."""
+    base = i * K
+    for k in range(K):
+        if topt[base + k] == tdx:
+            tops[base + k] = raw
+            return
+    worst = 0
+    for k in range(1, K):
+        if tops[base + k] > tops[base + worst]:
+            worst = k
+    if raw < tops[base + worst]:
+        if topt[base + worst] >= 0 and tops[base + worst] < rest[i]:
+            rest[i] = tops[base + worst]
+        topt[base + worst] = tdx
+        tops[base + worst] = raw
+    elif raw < rest[i]:
+        rest[i] = raw
+
+
+def plan_modes(inf, cands, touched, known, prune, modes):
+    """Step 1 of a search: mode 2 (everything) for the instances never
+    scanned or whose nodes changed (touched[node] set), else 1 (only
+    moves to the changed nodes; the rest is bounded by what is known)."""
+    for ci in range(len(cands)):
+        i = cands[ci]
+        off = i * IF
+        mode = 1
+        if not prune or known[i] == 0 or touched[int(inf[off + I_PNODE])] != 0:
+            mode = 2
+        elif inf[off + I_DT] == DT_DRBD and touched[int(inf[off + I_SNODE])] != 0:
+            mode = 2
+        modes[ci] = mode
+
+
+def instance_bound(K, topt, tops, rest, fo, off, i):
+    """Lower bound of every estimate of instance i's moves to unchanged
+    nodes."""
+    low = fo[i]
+    if rest[i] < low:
+        low = rest[i]
+    for k in range(K):
+        if tops[i * K + k] < low:
+            low = tops[i * K + k]
+    return low + off[i]
+
+
+def select_again(cands, modes, K, topt, tops, rest, fo, off, limit, out):
+    """After the first pass: mode 3 for the mode-1 instances whose bound
+    does not exclude a move within limit, 0 for the others.  Returns how
+    many."""
+    count = 0
+    for ci in range(len(cands)):
+        out[ci] = 0
+        if modes[ci] == 1 and instance_bound(K, topt, tops, rest, fo, off,
+                                             cands[ci]) <= limit:
+            out[ci] = 3
+            count += 1
+    return count
+
+
+def select_full(cands, modes, rest, off, limit, out):
+    """After the second pass: mode 2 for the mode-3 instances whose other
+    targets could still hold a move within limit.  Returns how many."""
+    count = 0
+    for ci in range(len(cands)):
+        out[ci] = 0
+        i = cands[ci]
+        if modes[ci] == 3 and rest[i] + off[i] <= limit:
+            out[ci] = 2
+            count += 1
+    return count
+
+
+def base_values(nf, nodes, vals, kinds, mean, c1, c2, cnt, sums, devmax, var, total):
+    """Each node's score components (vals[n*NCOMP:]) and, per component,
+    what the estimates start from: the mean over online nodes, the
+    centred sums c1 and c2, the largest deviation, the variance and the
+    total (STD kinds), or the sum (online for kind 1, offline for 2).
+    Returns the number of online nodes."""
+    ncomp = len(kinds)
+    online = 0
+    for c in range(ncomp):
+        total[c] = 0.0
+        sums[c] = 0.0
+        mean[c] = 0.0
+        c1[c] = 0.0
+        c2[c] = 0.0
+        devmax[c] = 0.0
+        var[c] = 0.0
+    for j in range(len(nodes)):
+        n = nodes[j]
+        node_values(nf, n * NF, vals, n * ncomp)
+        offline = nf[n * NF + OFFLINE] != 0.0
+        if not offline:
+            online += 1
+        for c in range(ncomp):
+            kind = kinds[c]
+            if (kind == 0 or kind == 1) and not offline:
+                total[c] += vals[n * ncomp + c]
+            elif kind == 2 and offline:
+                total[c] += vals[n * ncomp + c]
+    count = float(online)
+    if online == 0:
+        count = 1.0
+    for c in range(ncomp):
+        cnt[c] = count
+        if kinds[c] == 0:
+            if online > 0:
+                mean[c] = total[c] / count
+        elif kinds[c] != 3:
+            sums[c] = total[c]
+    for j in range(len(nodes)):
+        n = nodes[j]
+        if nf[n * NF + OFFLINE] != 0.0:
+            continue
+        for c in range(ncomp):
+            if kinds[c] == 0:
+                d = vals[n * ncomp + c] - mean[c]
+                c1[c] += d
+                c2[c] += d * d
+                if abs(d) > devmax[c]:
+                    devmax[c] = abs(d)
+    for c in range(ncomp):
+        if kinds[c] == 0:
+            var[c] = c2[c] / count
+    return online
+
+
 def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums,
                kinds, weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd,
                words, mig, rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s,
                out_count, out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask,
-               inst_best):
+               K, topt, tops, rest, fo, off, known, ksnap, tbest, tlist, tnode, bases):
     """Cluster.checkMove over one contiguous slice of the candidate
     instances (Ganeti's order: each instance's Failover, then every target
     node with the moves possibleMoves allows).  Work that does not depend
     on the target is done once per instance.  Keeps, per chunk, the best
     estimate and the candidates within tol of it, in order.  modes[ci]:
     0 skips the instance, 1 looks only at targets with tmask set (the rest
-    is known not to win), 2 looks at everything; inst_best[ci] gets the
-    best estimate seen for the instance."""
+    is known not to win), 2 looks at everything, 3 at the failover and the
+    targets of the instance's K best-known ones, tmask unset.
+
+    What each instance's moves could score is remembered (see
+    _top_insert): fo[i] for its failover, the K targets with the best
+    estimates in topt/tops[i*K:] (per target, the best of its moves), and
+    rest[i] for every other target, all less off[i], the drift the
+    cluster's statistics may have caused since (the instance's own
+    nodes are unchanged in modes 1 and 3)."""
     force = flags[0] != 0
     disk_moves = flags[1] != 0
     inst_moves = flags[2] != 0
@@ -786,12 +1114,24 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
     per = (len(cands) + nchunks - 1) // nchunks
     start = chunk * per
     stop = min(len(cands), start + per)
+    kbase = chunk * K
     for ci in range(start, stop):
         mode = modes[ci]
-        inst_best[ci] = INF
         if mode == 0:
             continue
         i = cands[ci]
+        if mode == 2:
+            for k in range(K):
+                topt[i * K + k] = -1
+                tops[i * K + k] = INF
+            rest[i] = INF
+            fo[i] = INF
+            off[i] = 0.0
+            known[i] = 1
+        elif mode == 3:
+            for k in range(K):
+                ksnap[kbase + k] = topt[i * K + k]
+        offv = off[i]
         ioff = i * IF
         p = int(inf[ioff + I_PNODE])
         s = int(inf[ioff + I_SNODE])
@@ -801,11 +1141,15 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
         p_off = nf[p * NF + OFFLINE] != 0.0
         force_p = p_off or force
         use_sec = False
-        for t in range(len(targets)):
-            if targets[t] == s:
-                use_sec = inst_moves
+        if s >= 0 and tnode[s] != 0:
+            use_sec = inst_moves
+        # mode 1 looks only at the targets in tlist (those with tmask set)
+        ntarg = len(targets)
+        if mode == 1:
+            ntarg = len(tlist)
         # Failover (and the shared-storage FailoverToAny) go the long way
-        if mirror == MIRROR_INTERNAL and use_sec and mode == 2:
+        tbest[chunk] = INF
+        if mirror == MIRROR_INTERNAL and use_sec and mode != 1:
             rc = move_rows(nf, inf, i, MV_FAILOVER, -1, iloc, force, peers, nnodes, ptag,
                            ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
                            scratch, roff + R_MOVE * NF, nodes, ooff)
@@ -821,19 +1165,25 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                 score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
                                      weights, lex)
                 count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
-                                   buf_s, boff, ci, MV_FAILOVER, -1, inst_best)
+                                   buf_s, boff, ci, MV_FAILOVER, -1, tbest)
                 over |= o
+            fo[i] = tbest[chunk] - offv
         if mirror == MIRROR_EXTERNAL:
             if not inst_moves:
                 continue
-            for t in range(len(targets)):
+            for tt in range(ntarg):
+                t = tt
+                if mode == 1:
+                    t = tlist[tt]
                 tdx = targets[t]
-                if tdx == p or tdx == s or (mode == 1 and tmask[t] == 0):
+                if tdx == p or tdx == s or not _wanted(mode, t, tdx, tmask, ksnap, kbase, K):
                     continue
+                tbest[chunk] = INF
                 rc = move_rows(nf, inf, i, MV_FAILOVER_ANY, tdx, iloc, force, peers, nnodes,
                                ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
                                scratch, roff + R_MOVE * NF, nodes, ooff)
                 if rc != OK:
+                    _top_insert(topt, tops, rest, i, K, tdx, INF)
                     continue
                 for k in range(2):
                     node_values(scratch, roff + (R_MOVE + k) * NF, svals,
@@ -846,8 +1196,9 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                 score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
                                      weights, lex)
                 count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
-                                   buf_s, boff, ci, MV_FAILOVER_ANY, t, inst_best)
+                                   buf_s, boff, ci, MV_FAILOVER_ANY, t, tbest)
                 over |= o
+                _top_insert(topt, tops, rest, i, K, tdx, tbest[chunk] - offv)
             continue
         if mirror != MIRROR_INTERNAL or not disk_moves:
             continue
@@ -889,11 +1240,148 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
             if fr_ok and not has_loc:
                 node_values(scratch, roff + R_FR_S * NF, svals, voff0 + R_FR_S * ncomp)
         lex_rf = 0.0
-        for t in range(len(targets)):
+        # without location tags, a target's moves change the target and at
+        # most one other node: the other nodes' sums are prepared once
+        fast = not has_loc
+        stride = 4 * ncomp
+        bb = chunk * B_ARRAYS * stride
+        lex_fr = 0.0
+        rf0 = 0     # r:t f's primary row for targets it shares nothing with:
+        rp0 = 0     # 0 not made yet, 1 made, 2 failed (so for f r:t f's)
+        if fast:
+            if rs_p_ok:
+                approx_base(nf, vals, p, voff0 + R_RS_P * ncomp, s, voff0 + R_INT_S * ncomp,
+                            svals, mean, c1, c2, cnt, sums, kinds, weights, bases,
+                            bb + B_RS * ncomp, stride)
+            if fr_ok:
+                approx_base(nf, vals, s, voff0 + R_FR_S * ncomp, p, voff0 + R_INT_P * ncomp,
+                            svals, mean, c1, c2, cnt, sums, kinds, weights, bases,
+                            bb + B_FR * ncomp, stride)
+                if not forthcoming:
+                    lex_fr = locexcl_delta(inf, i, p, s, nf, etag_ptr, etag_ids, loc, words,
+                                           gcount, ntags, gtmp, goff)
+            if do_rf:
+                approx_base(nf, vals, s, voff0 + R_INT_S * ncomp, -1, 0, svals, mean, c1, c2,
+                            cnt, sums, kinds, weights, bases, bb + B_RF * ncomp, stride)
+            if rp_ok:
+                approx_base(nf, vals, p, voff0 + R_INT_P * ncomp, -1, 0, svals, mean, c1, c2,
+                            cnt, sums, kinds, weights, bases, bb + B_RP * ncomp, stride)
+        for tt in range(ntarg):
+            t = tt
+            if mode == 1:
+                t = tlist[tt]
             tdx = targets[t]
-            if tdx == p or tdx == s or (mode == 1 and tmask[t] == 0):
+            if tdx == p or tdx == s or not _wanted(mode, t, tdx, tmask, ksnap, kbase, K):
                 continue
+            tbest[chunk] = INF
             toff = tdx * NF
+            if fast:
+                # r:t (ReplaceSecondary): the target becomes the secondary
+                sec_rc = add_sec(nf, toff, tdx, inf, i, p, peers, nnodes, False, force_s, scratch,
+                                 roff + R_SEC_P * NF)
+                sec_vals = False
+                if sec_rc == OK and rs_p_ok:
+                    node_values(scratch, roff + R_SEC_P * NF, svals, voff0 + R_SEC_P * ncomp)
+                    sec_vals = True
+                    score = approx_var(nf, vals, tdx, voff0 + R_SEC_P * ncomp, -1, 0, svals, mean, cnt,
+                                       sums, kinds, weights, bases, bb + B_RS * ncomp, stride, 0.0)
+                    count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t, buf_s,
+                                       boff, ci, MV_REPLACE_SECONDARY, t, tbest)
+                    over |= o
+                if do_rf:
+                    lex_rf = 0.0
+                    if not forthcoming:
+                        lex_rf = locexcl_delta(inf, i, p, tdx, nf, etag_ptr, etag_ids, loc, words,
+                                               gcount, ntags, gtmp, goff)
+                    # r:t f (ReplaceAndFailover): primary t (soft checks unless forced)
+                    pri_state = 0       # 0 not made, 1 made (values at R_PRI_F), 2 failed
+                    if check_migration(mig, p, rmig, tdx, words) == OK:
+                        pri_state = 2
+                        if add_pri(nf, toff, tdx, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                                   dsrd, words, force, scratch, roff + R_PRI_F * NF) == OK:
+                            pri_state = 1
+                            node_values(scratch, roff + R_PRI_F * NF, svals, voff0 + R_PRI_F * ncomp)
+                            pvoff = voff0 + R_RF_P * ncomp
+                            if peers[p * nnodes + tdx] == 0.0:
+                                # add_sec reads the pair's peer entry only: 0 for most
+                                if rf0 == 0:
+                                    rf0 = 2
+                                    if add_sec(scratch, r_int_p, p, inf, i, tdx, peers, nnodes, False,
+                                               force_s, scratch, roff + R_RF_P0 * NF) == OK:
+                                        node_values(scratch, roff + R_RF_P0 * NF, svals,
+                                                    voff0 + R_RF_P0 * ncomp)
+                                        rf0 = 1
+                                ok = rf0 == 1
+                                pvoff = voff0 + R_RF_P0 * ncomp
+                            else:
+                                ok = add_sec(scratch, r_int_p, p, inf, i, tdx, peers, nnodes, False,
+                                             force_s, scratch, roff + R_RF_P * NF) == OK
+                                if ok:
+                                    node_values(scratch, roff + R_RF_P * NF, svals, pvoff)
+                            if ok:
+                                score = approx_var(nf, vals, tdx, voff0 + R_PRI_F * ncomp, p, pvoff, svals,
+                                                   mean, cnt, sums, kinds, weights, bases,
+                                                   bb + B_RF * ncomp, stride, lex_rf)
+                                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m,
+                                                   buf_t, buf_s, boff, ci, MV_REPLACE_AND_FAILOVER, t,
+                                                   tbest)
+                                over |= o
+                    # f r:t f (ReplacePrimary)
+                    if rp_ok and check_migration(mig, s, rmig, tdx, words) == OK:
+                        row = R_PRI_F
+                        if pri_state == 0 or force_p != force:
+                            row = R_PRI_FP
+                            pri_state = 2
+                            if add_pri(nf, toff, tdx, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids, 0,
+                                       loc, dsrd, words, force_p, scratch, roff + R_PRI_FP * NF) == OK:
+                                pri_state = 1
+                                node_values(scratch, roff + R_PRI_FP * NF, svals,
+                                            voff0 + R_PRI_FP * ncomp)
+                        if pri_state == 1:
+                            svoff = voff0 + R_RP_S * ncomp
+                            if peers[s * nnodes + tdx] == 0.0:
+                                if rp0 == 0:
+                                    rp0 = 2
+                                    if add_sec(scratch, roff + R_TMP_S * NF, s, inf, i, tdx, peers,
+                                               nnodes, False, force_p, scratch, roff + R_RP_S0 * NF) == OK:
+                                        node_values(scratch, roff + R_RP_S0 * NF, svals,
+                                                    voff0 + R_RP_S0 * ncomp)
+                                        rp0 = 1
+                                ok = rp0 == 1
+                                svoff = voff0 + R_RP_S0 * ncomp
+                            else:
+                                ok = add_sec(scratch, roff + R_TMP_S * NF, s, inf, i, tdx, peers, nnodes,
+                                             False, force_p, scratch, roff + R_RP_S * NF) == OK
+                                if ok:
+                                    node_values(scratch, roff + R_RP_S * NF, svals, svoff)
+                            if ok:
+                                score = approx_var(nf, vals, tdx, voff0 + row * ncomp, s, svoff, svals,
+                                                   mean, cnt, sums, kinds, weights, bases,
+                                                   bb + B_RP * ncomp, stride, lex_rf)
+                                count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m,
+                                                   buf_t, buf_s, boff, ci, MV_REPLACE_PRIMARY, t, tbest)
+                                over |= o
+                    # f r:t (FailoverAndReplace): the target becomes the secondary of s
+                    if fr_ok:
+                        row = R_SEC_P
+                        rc = sec_rc
+                        if force_s != force_p or peers[tdx * nnodes + p] != peers[tdx * nnodes + s]:
+                            row = R_SEC_S
+                            rc = add_sec(nf, toff, tdx, inf, i, s, peers, nnodes, False, force_p, scratch,
+                                         roff + R_SEC_S * NF)
+                            if rc == OK:
+                                node_values(scratch, roff + R_SEC_S * NF, svals, voff0 + R_SEC_S * ncomp)
+                        elif rc == OK and not sec_vals:
+                            node_values(scratch, roff + R_SEC_P * NF, svals, voff0 + R_SEC_P * ncomp)
+                        if rc == OK:
+                            score = approx_var(nf, vals, tdx, voff0 + row * ncomp, -1, 0, svals, mean, cnt,
+                                               sums, kinds, weights, bases, bb + B_FR * ncomp, stride,
+                                               lex_fr)
+                            count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
+                                               buf_s, boff, ci, MV_FAILOVER_AND_REPLACE, t, tbest)
+                            over |= o
+                _top_insert(topt, tops, rest, i, K, tdx, tbest[chunk] - offv)
+                continue
             # r:t (ReplaceSecondary)
             if add_sec(nf, toff, tdx, inf, i, p, peers, nnodes, False, force_s, scratch,
                        roff + R_SEC_P * NF) == OK and rs_p_ok:
@@ -913,9 +1401,10 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                 score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
                                      weights, 0.0)
                 count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
-                                   buf_s, boff, ci, MV_REPLACE_SECONDARY, t, inst_best)
+                                   buf_s, boff, ci, MV_REPLACE_SECONDARY, t, tbest)
                 over |= o
             if not do_rf:
+                _top_insert(topt, tops, rest, i, K, tdx, tbest[chunk] - offv)
                 continue
             iloc_t = 0.0
             if has_loc:
@@ -940,7 +1429,7 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                     score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums,
                                          kinds, weights, lex_rf)
                     count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
-                                       buf_s, boff, ci, MV_REPLACE_AND_FAILOVER, t, inst_best)
+                                       buf_s, boff, ci, MV_REPLACE_AND_FAILOVER, t, tbest)
                     over |= o
             # f r:t f (ReplacePrimary)
             if rp_ok and check_migration(mig, s, rmig, tdx, words) == OK:
@@ -964,7 +1453,7 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                     score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums,
                                          kinds, weights, lex_rf)
                     count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
-                                       buf_s, boff, ci, MV_REPLACE_PRIMARY, t, inst_best)
+                                       buf_s, boff, ci, MV_REPLACE_PRIMARY, t, tbest)
                     over |= o
             # f r:t (FailoverAndReplace)
             if fr_ok and add_sec(nf, toff, tdx, inf, i, s, peers, nnodes, False, force_p,
@@ -989,8 +1478,9 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                 score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
                                      weights, lex)
                 count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
-                                   buf_s, boff, ci, MV_FAILOVER_AND_REPLACE, t, inst_best)
+                                   buf_s, boff, ci, MV_FAILOVER_AND_REPLACE, t, tbest)
                 over |= o
+            _top_insert(topt, tops, rest, i, K, tdx, tbest[chunk] - offv)
     out_count[chunk] = count
     out_over[chunk] = over
 
@@ -998,23 +1488,25 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
 def scan_moves(nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums, kinds,
                weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig,
                rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t, buf_s, out_count,
-               out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask, inst_best):
+               out_over, scratch, svals, gtmp, nodes, voffs, best, modes, tmask, K, topt,
+               tops, rest, fo, off, known, ksnap, tbest, tlist, tnode, bases):
     """scan_chunk over all chunks (in parallel once compiled)."""
     for chunk in prange(nchunks):
         scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt, sums,
                    kinds, weights, peers, nnodes, ptag, ntags, etag_ptr, etag_ids, loc,
                    dsrd, words, mig, rmig, gcount, flags, tol, out_best, buf_i, buf_m, buf_t,
                    buf_s, out_count, out_over, scratch, svals, gtmp, nodes, voffs, best, modes,
-                   tmask, inst_best)
+                   tmask, K, topt, tops, rest, fo, off, known, ksnap, tbest, tlist, tnode,
+                   bases)
 
 
-def drift_bounds(inf, cands, modes, lbound, pvar, psum, cvar, csum, pdev, n, scales,
+def drift_bounds(inf, cands, modes, off, pvar, psum, cvar, csum, pdev, n, scales,
                  shift, kinds, weights, tol):
     """Lower bounds, for the instances in mode 1, of how much any of their
     moves (which involve none of the nodes that changed) can have gained
     since the last step: the cluster statistics moved (from pvar/psum to
     cvar/csum per component), so every score moved, by an amount bounded
-    from the instance's size.  Adds it to lbound[ci]."""
+    from the instance's size.  Adds it to off[i]."""
     s_mem = scales[0]
     s_dsk = scales[1]
     s_spn = scales[2]
@@ -1024,12 +1516,12 @@ def drift_bounds(inf, cands, modes, lbound, pvar, psum, cvar, csum, pdev, n, sca
     for ci in range(len(cands)):
         if modes[ci] != 1:
             continue
-        off = cands[ci] * IF
-        mem = inf[off + I_MEMORY]
-        spn = inf[off + I_TOT_SPN]
+        ioff = cands[ci] * IF
+        mem = inf[ioff + I_MEMORY]
+        spn = inf[ioff + I_TOT_SPN]
         if spn < 1.0:
             spn = 1.0
-        dsk = inf[off + I_DSK] * s_dsk
+        dsk = inf[ioff + I_DSK] * s_dsk
         if spn * s_spn > dsk:
             dsk = spn * s_spn
         drift = shift
@@ -1043,17 +1535,17 @@ def drift_bounds(inf, cands, modes, lbound, pvar, psum, cvar, csum, pdev, n, sca
             elif c == 3:
                 delta = s_prem + mem * s_mem
             elif c == 6 or c == 15:
-                delta = inf[off + I_VCPUS] * s_cpu
+                delta = inf[ioff + I_VCPUS] * s_cpu
             elif c == 7:
-                delta = abs(inf[off + I_UTIL_C])
+                delta = abs(inf[ioff + I_UTIL_C])
             elif c == 8:
-                delta = abs(inf[off + I_UTIL_M])
+                delta = abs(inf[ioff + I_UTIL_M])
             elif c == 9:
-                delta = abs(inf[off + I_UTIL_D])
+                delta = abs(inf[ioff + I_UTIL_D])
             elif c == 10:
-                delta = abs(inf[off + I_UTIL_N])
+                delta = abs(inf[ioff + I_UTIL_N])
             else:
-                delta = inf[off + I_SPINDLE_USE] * s_hispn
+                delta = inf[ioff + I_SPINDLE_USE] * s_hispn
             x = (cvar[c] - pvar[c]) - 6.0 * abs(csum[c] - psum[c]) * delta / (n * n)
             if x < 0.0:
                 v = pvar[c] - 3.0 * delta * (2.0 * pdev[c] + delta) / n \
@@ -1061,7 +1553,7 @@ def drift_bounds(inf, cands, modes, lbound, pvar, psum, cvar, csum, pdev, n, sca
                 if v < -x:
                     v = -x
                 drift += weights[c] * (math.sqrt(v + x) - math.sqrt(v))
-        lbound[ci] += drift - tol
+        off[cands[ci]] += drift - tol
 
 
 prange = range      # numba.prange in the compiled copy (htools.jit)
