@@ -74,12 +74,66 @@ COMPILE_THRESHOLD = 50000
 ACCELERATE = [False]
 
 
+def _compiled(cl):
+    """jit.Compiled whose scan reuses its move buffers: hsqueeze runs
+    thousands of short scans, and zero-filling ~2 MB of fresh buffers for
+    each cost as much as the scan itself."""
+    from qganeti.htools import jit
+
+    class Compiled(jit.Compiled):
+        buffers = {}
+
+        def _buffer(self, name, size, dtype):
+            have = self.buffers.get(name)
+            if have is None or len(have) < size:
+                have = self.buffers[name] = self.np.empty(size, dtype=dtype)
+            return have
+
+        def scan(self, cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
+                 flags, tol, gcount, buffer, modes, tmask, start):
+            np = self.np
+            f8, i8 = np.float64, np.int64
+            chunks = self.chunks
+            best = np.array([start])
+            inst_best = np.zeros(len(cands))
+            bests = np.zeros(chunks)
+            count = np.zeros(chunks, dtype=i8)
+            over = np.zeros(chunks, dtype=i8)
+            # written before they are read, up to count[chunk] per chunk
+            buf_i = self._buffer("i", buffer * chunks, i8)
+            buf_m = self._buffer("m", buffer * chunks, i8)
+            buf_t = self._buffer("t", buffer * chunks, i8)
+            buf_s = self._buffer("s", buffer * chunks, f8)
+            gcount = np.array(gcount, dtype=i8)
+            self.kern.scan_moves(
+                chunks, self.nf, self.inf, np.array(cands, dtype=i8),
+                np.array(targets, dtype=i8), np.array(vals, dtype=f8),
+                np.array(mean, dtype=f8), np.array(c1, dtype=f8), np.array(c2, dtype=f8),
+                np.array(cnt, dtype=f8), np.array(sums, dtype=f8), np.array(kinds, dtype=i8),
+                np.array(weights, dtype=f8), self.peers, cl.nnodes, self.ptag, cl.ntags,
+                self.etag_ptr, self.etag_ids, self.loc, self.dsrd, cl.words, self.mig,
+                self.rmig, gcount, np.array(flags, dtype=i8), tol, best, buf_i, buf_m, buf_t,
+                buf_s, count, over, self.scratch, self.svals,
+                np.zeros(len(gcount) * chunks, dtype=i8), self.nodes, self.voffs, bests,
+                np.array(modes, dtype=i8), np.array(tmask, dtype=i8), inst_best)
+            entries = []
+            for chunk, have in enumerate(count.tolist()):
+                if have:
+                    base = chunk * buffer
+                    entries.extend(zip(buf_i[base:base + have].tolist(),
+                                       buf_m[base:base + have].tolist(),
+                                       buf_t[base:base + have].tolist(),
+                                       buf_s[base:base + have].tolist()))
+            return int(over.max()), float(bests.min()), entries, inst_best.tolist()
+    return Compiled(cl)
+
+
 class _Balancer:
     """hbal's Balancer, remembering exact scores within a step: on
     squeeze clusters many candidates move look-alike instances between
     the same nodes, and their exact scores are the same computation."""
 
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls, cl, nodes, insts, algo, accelerate):
         from qganeti.htools import balance as bmod
 
         class Balancer(bmod.Balancer):
@@ -97,7 +151,10 @@ class _Balancer:
                         memo.clear()
                     memo[key] = super().exact_score(i, move, tdx)
                 return memo[key]
-        return Balancer(*args, **kwargs)
+        bal = Balancer(cl, nodes, insts, algo, accelerate=False)
+        if accelerate:
+            bal.jit = _compiled(cl)
+        return bal
 
 
 def balance(cl):
@@ -126,21 +183,29 @@ def balance(cl):
     return jobs
 
 
-_LAST = {}
+_TRIALS = {}        # the last trial and the last one that passed
+_PASSED = [None]
+
+
+def _trial_key(cl, nodes, offline):
+    return (id(cl), frozenset(nodes), offline)
 
 
 def try_state(cl, nodes, offline):
-    """The cluster with the nodes set offline (or online) and balanced
-    (the last trial is kept: the plan is usually the last one tried)."""
-    key = (id(cl), frozenset(nodes), offline)
-    if key in _LAST:
-        return _LAST[key]
+    """The cluster with the nodes set offline (or online) and balanced.
+    The last trial and the last one that passed are kept: the plan is the
+    last passing trial, and it is seldom the last one tried."""
+    key = _trial_key(cl, nodes, offline)
+    if key in _TRIALS:
+        return _TRIALS[key]
     new = cl.copy()
     for n in nodes:
         new.nf[n * NF + OFFLINE] = 1.0 if offline else 0.0
     jobs = balance(new)
-    _LAST.clear()
-    _LAST[key] = (new, jobs)
+    for old in list(_TRIALS):
+        if old != _PASSED[0]:
+            del _TRIALS[old]
+    _TRIALS[key] = (new, jobs)
     return new, jobs
 
 
@@ -188,7 +253,10 @@ def suffices(cl, nodes, offline, row):
     if hopeless(cl, nodes, offline, row):
         return False
     new, _ = try_state(cl, nodes, offline)
-    return on_online_nodes(new) and capacity_for(new, row)
+    if on_online_nodes(new) and capacity_for(new, row):
+        _PASSED[0] = _trial_key(cl, nodes, offline)
+        return True
+    return False
 
 
 def greedy_offline(cl, row, cands):
