@@ -101,6 +101,39 @@ def test_hroller_on_generated_clusters(seed, tmp_path):
         check("hroller", ["-t", str(path)] + options)
 
 
+RAPI = os.path.join(DATA, "rapi")
+
+
+def rapi_variant(tmp_path):
+    """The saved RAPI answers, with node tags, an offline node and a
+    running non-redundant instance, so that -m reaches what hroller uses."""
+    out = tmp_path / "rapi"
+    out.mkdir()
+    for name in ("groups.json", "info.json"):
+        (out / name).write_text(open(os.path.join(RAPI, name)).read())
+    nodes = json.load(open(os.path.join(RAPI, "nodes.json")))
+    for node, tags in zip(nodes, (["rack:a"], ["rack:b"], ["rack:a"])):
+        node["tags"] = tags
+    nodes[1]["offline"] = True
+    (out / "nodes.json").write_text(json.dumps(nodes))
+    insts = json.load(open(os.path.join(RAPI, "instances.json")))
+    for inst in insts:
+        if inst["disk_template"] == "plain":
+            inst["status"], inst["admin_state"] = "running", "up"
+            break
+    (out / "instances.json").write_text(json.dumps(insts))
+    return "file://%s" % out
+
+
+@needs["hroller"]
+@pytest.mark.parametrize("variant", ["saved", "changed"])
+def test_hroller_rapi_backend(variant, tmp_path):
+    address = "file://" + RAPI if variant == "saved" else rapi_variant(tmp_path)
+    for options in HROLLER_OPTIONS[:5] + [["--node-tags=rack:a", "--print-moves"],
+                                          ["-G", "default", "-v", "-v", "-v"]]:
+        check("hroller", ["-m", address] + options, files=["out.original"])
+
+
 # -- usage, bad input ------------------------------------------------------------
 
 BAD = {
@@ -113,7 +146,8 @@ BAD = {
                 ["-t", os.path.join(DATA, "empty-cluster.data")],
                 ["-t", os.path.join(DATA, "empty-cluster.data"), "-f"],
                 ["-t", os.path.join(DATA, "hroller-full.data"), "-G", "nosuch"],
-                ["-L/nonexistent"]],
+                ["-L/nonexistent"], ["-m", "file:///nonexistent"], ["-m", "127.0.0.1:1"],
+                ["-m", "file:///nonexistent", "-t", "x"]],
     "harep": [["--help"], ["--help-completion"], ["--job-delay=x"], ["--bogus"], ["extra"],
               ["-L/nonexistent"]],
     "hbal": [["-t", os.path.join(DATA, "hbal-evac.data"), "-X"],
