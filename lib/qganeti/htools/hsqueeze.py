@@ -8,7 +8,6 @@ incremental search (htools.balance), so each trial is cheap.
 """
 
 import os
-import sys
 
 from qganeti.htools import hbal, options, output
 from qganeti.htools import consts as C
@@ -339,83 +338,76 @@ def execute(opts, comment, jobsets):
 
 def main(opts, args):
     from qganeti.htools import execute as ex
-    try:
-        if args:
-            raise hbal.Fatal("This program doesn't take any arguments.")
-        cl = hbal.load_cluster("hsqueeze", opts)
-        if opts.save:
-            hbal.save(cl, opts.save, "original", "before hsqueeze run")
-        off_cands = offline_candidates(cl)
-        on_cands = online_candidates(cl)
-        if opts.verbose > 1:
-            out("Offline candidates: " + ",".join(cl.noderecs[n].name for n in off_cands))
-            out("Online candidates: " + ",".join(cl.noderecs[n].name for n in on_cands))
-        min_row = test_instance(cl, opts.min_resources)
-        trials = max(len(off_cands), len(on_cands)) + 1
-        ACCELERATE[0] = cl.ninsts * cl.nnodes * trials > COMPILE_THRESHOLD
-        if ACCELERATE[0]:
-            # thousands of short parallel scans: OpenMP threads that spin
-            # between them starve each other on a busy machine (5x slower)
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        alias = cl.node_aliases
-        if not capacity_for(cl, min_row):
-            found = try_online(cl, min_row, on_cands)
-            nodes = on_cands if found is None else found
-            if not opts.no_headers:
-                out("'Nodes to online'")
-            for n in nodes:
-                out(cl.noderecs[n].name)
-            if opts.verbose > 1 and found is None:
-                out("Onlining all nodes will not yield enough capacity")
-            final, jobs = try_state(cl, nodes, False)
-            jobsets = output.split_jobs(jobs)
-            print_commands(opts, "echo Power Commands\n"
-                           + "".join("  gnt-node power -f on %s\n" % alias[n] for n in nodes)
-                           + output.format_cmds(jobsets))
-            ops = [([opcodes_power(cl, nodes, True)], "Powering on nodes")]
-            ops += ex.move_jobsets(cl, jobsets, "Moving instances ")
-            execute(opts, "expanding by %d nodes" % len(nodes), ops)
-            if opts.save:
-                hbal.save(final, opts.save, "squeezed", "after hsqueeze expansion")
-            return 0
-        target_row = test_instance(cl, opts.target_resources)
-        chosen = greedy_offline(cl, target_row, off_cands)
-        if not chosen:
-            if not opts.no_headers:
-                out("'No action'")
-            print_commands(opts, "echo Nothing to do")
-            if opts.save:
-                hbal.save(cl, opts.save, "squeezed", "after hsqueeze doing nothing")
-            return 0
+    if args:
+        raise hbal.Fatal("This program doesn't take any arguments.")
+    cl = hbal.load_cluster("hsqueeze", opts)
+    if opts.save:
+        hbal.save(cl, opts.save, "original", "before hsqueeze run")
+    off_cands = offline_candidates(cl)
+    on_cands = online_candidates(cl)
+    if opts.verbose > 1:
+        out("Offline candidates: " + ",".join(cl.noderecs[n].name for n in off_cands))
+        out("Online candidates: " + ",".join(cl.noderecs[n].name for n in on_cands))
+    min_row = test_instance(cl, opts.min_resources)
+    trials = max(len(off_cands), len(on_cands)) + 1
+    ACCELERATE[0] = cl.ninsts * cl.nnodes * trials > COMPILE_THRESHOLD
+    if ACCELERATE[0]:
+        # thousands of short parallel scans: OpenMP threads that spin
+        # between them starve each other on a busy machine (5x slower)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    alias = cl.node_aliases
+    if not capacity_for(cl, min_row):
+        found = try_online(cl, min_row, on_cands)
+        nodes = on_cands if found is None else found
         if not opts.no_headers:
-            out("'Nodes to offline'")
-        for n in chosen:
+            out("'Nodes to online'")
+        for n in nodes:
             out(cl.noderecs[n].name)
-        final, jobs = try_state(cl, chosen, True)
+        if opts.verbose > 1 and found is None:
+            out("Onlining all nodes will not yield enough capacity")
+        final, jobs = try_state(cl, nodes, False)
         jobsets = output.split_jobs(jobs)
-        print_commands(opts, output.format_cmds(jobsets)
-                       + "\necho Tagging Commands\n"
-                       + "".join("  gnt-node add-tags %s %s\n" % (alias[n], STANDBY_AUTO)
-                                 for n in chosen)
-                       + "\necho Power Commands\n"
-                       + "".join("  gnt-node power -f off %s\n" % alias[n] for n in chosen))
-        ops = ex.move_jobsets(cl, jobsets, "Moving instances ")
-        ops += [([[opcodes_tag(cl, n)]], "Tagging node %s with standby" % cl.noderecs[n].name)
-                for n in chosen]
-        ops += [([opcodes_power(cl, chosen, False)], "Powering off nodes")]
-        execute(opts, "condensing by %d nodes" % len(chosen), ops)
+        print_commands(opts, "echo Power Commands\n"
+                       + "".join("  gnt-node power -f on %s\n" % alias[n] for n in nodes)
+                       + output.format_cmds(jobsets))
+        ops = [([opcodes_power(cl, nodes, True)], "Powering on nodes")]
+        ops += ex.move_jobsets(cl, jobsets, "Moving instances ")
+        execute(opts, "expanding by %d nodes" % len(nodes), ops)
         if opts.save:
-            hbal.save(final, opts.save, "squeezed", "after hsqueeze run")
+            hbal.save(final, opts.save, "squeezed", "after hsqueeze expansion")
         return 0
-    except ex.ExecError as exc:
-        sys.stdout.flush()
-        hbal.err("Error: hsqueeze: %s" % exc)
-        return 1
-    except hbal.Fatal as exc:
-        sys.stdout.flush()
-        hbal.err("Error: %s" % exc)
-        return 1
+    target_row = test_instance(cl, opts.target_resources)
+    chosen = greedy_offline(cl, target_row, off_cands)
+    if not chosen:
+        if not opts.no_headers:
+            out("'No action'")
+        print_commands(opts, "echo Nothing to do")
+        if opts.save:
+            hbal.save(cl, opts.save, "squeezed", "after hsqueeze doing nothing")
+        return 0
+    if not opts.no_headers:
+        out("'Nodes to offline'")
+    for n in chosen:
+        out(cl.noderecs[n].name)
+    final, jobs = try_state(cl, chosen, True)
+    jobsets = output.split_jobs(jobs)
+    print_commands(opts, output.format_cmds(jobsets)
+                   + "\necho Tagging Commands\n"
+                   + "".join("  gnt-node add-tags %s %s\n" % (alias[n], STANDBY_AUTO)
+                             for n in chosen)
+                   + "\necho Power Commands\n"
+                   + "".join("  gnt-node power -f off %s\n" % alias[n] for n in chosen))
+    ops = ex.move_jobsets(cl, jobsets, "Moving instances ")
+    ops += [([[opcodes_tag(cl, n)]], "Tagging node %s with standby" % cl.noderecs[n].name)
+            for n in chosen]
+    ops += [([opcodes_power(cl, chosen, False)], "Powering off nodes")]
+    execute(opts, "condensing by %d nodes" % len(chosen), ops)
+    if opts.save:
+        hbal.save(final, opts.save, "squeezed", "after hsqueeze run")
+    return 0
 
 
 def run(argv):
-    return options.run(main, "hsqueeze", argv, OPTIONS, defaults=DEFAULTS)
+    from qganeti.htools.execute import ExecError
+    return options.run(main, "hsqueeze", argv, OPTIONS, defaults=DEFAULTS,
+                       errors=[(ExecError, "hsqueeze: "), (hbal.Fatal, "")])
