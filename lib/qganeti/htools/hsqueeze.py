@@ -73,19 +73,21 @@ COMPILE_THRESHOLD = 50000
 ACCELERATE = [False]
 
 
+_BUFFERS = {}       # the scans' move buffers, shared by all trials
+
+
 def _compiled(cl):
     """jit.Compiled whose scan reuses its move buffers: hsqueeze runs
     thousands of short scans, and zero-filling ~2 MB of fresh buffers for
-    each cost as much as the scan itself."""
+    each cost as much as the scan itself.  (The same change belongs in
+    jit.Compiled.scan; this override can go once it is there.)"""
     from qganeti.htools import jit
 
     class Compiled(jit.Compiled):
-        buffers = {}
-
         def _buffer(self, name, size, dtype):
-            have = self.buffers.get(name)
+            have = _BUFFERS.get(name)
             if have is None or len(have) < size:
-                have = self.buffers[name] = self.np.empty(size, dtype=dtype)
+                have = _BUFFERS[name] = self.np.empty(size, dtype=dtype)
             return have
 
         def scan(self, cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
@@ -193,7 +195,7 @@ def _trial_key(cl, nodes, offline):
 def try_state(cl, nodes, offline):
     """The cluster with the nodes set offline (or online) and balanced.
     The last trial and the last one that passed are kept: the plan is the
-    last passing trial, and it is seldom the last one tried."""
+    last passing trial, which need not be the last one tried."""
     key = _trial_key(cl, nodes, offline)
     if key in _TRIALS:
         return _TRIALS[key]
