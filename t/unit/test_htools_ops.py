@@ -101,6 +101,39 @@ def test_hroller_on_generated_clusters(seed, tmp_path):
         check("hroller", ["-t", str(path)] + options)
 
 
+RAPI = os.path.join(DATA, "rapi")
+
+
+def rapi_variant(tmp_path):
+    """The saved RAPI answers, with node tags, an offline node and a
+    running non-redundant instance, so that -m reaches what hroller uses."""
+    out = tmp_path / "rapi"
+    out.mkdir()
+    for name in ("groups.json", "info.json"):
+        (out / name).write_text(open(os.path.join(RAPI, name)).read())
+    nodes = json.load(open(os.path.join(RAPI, "nodes.json")))
+    for node, tags in zip(nodes, (["rack:a"], ["rack:b"], ["rack:a"])):
+        node["tags"] = tags
+    nodes[1]["offline"] = True
+    (out / "nodes.json").write_text(json.dumps(nodes))
+    insts = json.load(open(os.path.join(RAPI, "instances.json")))
+    for inst in insts:
+        if inst["disk_template"] == "plain":
+            inst["status"], inst["admin_state"] = "running", "up"
+            break
+    (out / "instances.json").write_text(json.dumps(insts))
+    return "file://%s" % out
+
+
+@needs["hroller"]
+@pytest.mark.parametrize("variant", ["saved", "changed"])
+def test_hroller_rapi_backend(variant, tmp_path):
+    address = "file://" + RAPI if variant == "saved" else rapi_variant(tmp_path)
+    for options in HROLLER_OPTIONS[:5] + [["--node-tags=rack:a", "--print-moves"],
+                                          ["-G", "default", "-v", "-v", "-v"]]:
+        check("hroller", ["-m", address] + options, files=["out.original"])
+
+
 # -- usage, bad input ------------------------------------------------------------
 
 BAD = {
@@ -113,7 +146,8 @@ BAD = {
                 ["-t", os.path.join(DATA, "empty-cluster.data")],
                 ["-t", os.path.join(DATA, "empty-cluster.data"), "-f"],
                 ["-t", os.path.join(DATA, "hroller-full.data"), "-G", "nosuch"],
-                ["-L/nonexistent"]],
+                ["-L/nonexistent"], ["-m", "file:///nonexistent"], ["-m", "127.0.0.1:1"],
+                ["-m", "file:///nonexistent", "-t", "x"]],
     "harep": [["--help"], ["--help-completion"], ["--job-delay=x"], ["--bogus"], ["extra"],
               ["-L/nonexistent"]],
     "hbal": [["-t", os.path.join(DATA, "hbal-evac.data"), "-X"],
@@ -351,3 +385,64 @@ def test_hsqueeze_skipped_trials_would_have_failed(spec, tmp_path, monkeypatch):
         if ok:
             chosen = trial
     assert hsqueeze.greedy_offline(cl, row, cands) == chosen
+
+
+@needs["harep"]
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Dubai",
+                                  "Europe/Berlin"])
+@pytest.mark.parametrize("until", [4102444800, 4118169599, 1900000000])
+def test_harep_shows_a_suspension_until_a_time_as_ganeti(zone, until, tmp_path,
+                                                        monkeypatch):
+    """'Not repairing ... (Until <time>)': Ganeti shows the time in the
+    local zone, as ctime-like text with the zone's abbreviation."""
+    text = open(HAREP_DATA).read().replace("ganeti:watcher:autorepair:suspend:|",
+                                           "ganeti:watcher:autorepair:suspend:%d,"
+                                           "ganeti:watcher:autorepair:suspend:1000|"
+                                           % until)
+    path = tmp_path / "suspended.data"
+    path.write_text(text)
+    monkeypatch.setenv("TZ", zone)
+    ours = harep_outcome("ours", str(path), ["--dry-run"])
+    peer = harep_outcome("peer", str(path), ["--dry-run"])
+    assert ours == peer
+    assert "because it's in state ArSuspended (Until " in ours[1]
+
+
+@needs["harep"]
+@pytest.mark.parametrize("text", [" 4102444800", "(4102444800)", "( (4102444800) )",
+                                  "0x100000000", "0o77777777777", "+4102444800",
+                                  "4102444800 ", "4_102_444_800", "4102444800e0", "0x",
+                                  "18446744077811996416", "18446744073709551516",
+                                  "67767976233316801"])
+def test_harep_reads_and_shows_suspend_times_as_ganeti(text, tmp_path, monkeypatch):
+    """Times are read as Haskell reads an Integer (blanks, parentheses,
+    0x and 0o accepted; a sign, digit groups, trailing blanks not), and
+    shown as old-time shows them, wrapped to a 64-bit time_t."""
+    data = open(HAREP_DATA).read().replace(
+        "ganeti:watcher:autorepair:suspend:|", "ganeti:watcher:autorepair:suspend:%s|" % text)
+    data = data.replace("pending:failover:1234-uuid:1700000000:7+8",
+                        "pending:failover:1234-uuid:(0x6553F100):7+ 8")
+    path = tmp_path / "suspended.data"
+    path.write_text(data)
+    monkeypatch.setenv("TZ", "UTC")
+    ours = harep_outcome("ours", str(path), ["--dry-run"])
+    peer = harep_outcome("peer", str(path), ["--dry-run"])
+    assert ours == peer
+
+
+@needs["harep"]
+def test_harep_stops_on_a_time_beyond_the_calendar(tmp_path):
+    """Ganeti dies in old-time's toCalendarTime (exit 1, a Haskell error
+    with a meaningless month number); ours stops there with one line."""
+    data = open(HAREP_DATA).read().replace(
+        "ganeti:watcher:autorepair:suspend:|",
+        "ganeti:watcher:autorepair:suspend:100000000000000000|")
+    path = tmp_path / "far.data"
+    path.write_text(data)
+    ours = harep_outcome("ours", str(path), ["--dry-run"])
+    peer = harep_outcome("peer", str(path), ["--dry-run"])
+    assert ours[0] == peer[0] == 1
+    assert ours[1] == peer[1]
+    assert "Traceback" not in ours[2]
+    assert ours[2].splitlines()[-1].startswith("harep: toCalendarTime: ")
+    assert "harep: toCalendarTime: " in peer[2]

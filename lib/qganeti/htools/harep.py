@@ -48,6 +48,103 @@ class Fatal(Exception):
     pass
 
 
+def _hs_space(char):
+    """Haskell's isSpace."""
+    code = ord(char)
+    if code == 32 or 9 <= code <= 13 or code == 0xA0:
+        return True
+    if code <= 0x377:
+        return False
+    import unicodedata
+    return unicodedata.category(char) == "Zs"
+
+
+_SYMBOL = set("!#$%&*+./<=>?@\\^|-~:")
+
+
+def read_integer(text):
+    """Ganeti's tryRead of an Integer (Haskell's reads, all of the text
+    consumed): blanks before a token, a minus sign as its own token, 0x
+    and 0o literals and parentheses are read; nothing may follow (not even
+    a blank).  None when the text does not parse."""
+
+    def skip(i):
+        while i < len(text) and _hs_space(text[i]):
+            i += 1
+        return i
+
+    def number(i):
+        """(value, end) of an unsigned literal at i, else None."""
+        for prefixes, digits, base in ((("0x", "0X"), "0123456789abcdefABCDEF", 16),
+                                       (("0o", "0O"), "01234567", 8)):
+            if text.startswith(prefixes, i):
+                j = i + 2
+                while j < len(text) and text[j] in digits:
+                    j += 1
+                if j > i + 2:
+                    return int(text[i + 2:j], base), j
+        j = i
+        while j < len(text) and "0" <= text[j] <= "9":
+            j += 1
+        if j == i:
+            return None
+        if j < len(text) and text[j] in ".eE":
+            # a fraction or an exponent makes it a non-integer number
+            k = j + 1
+            if text[j] in "eE" and k < len(text) and text[k] in "+-":
+                k += 1
+            if k < len(text) and "0" <= text[k] <= "9":
+                return None
+        return int(text[i:j]), j
+
+    def value(i):
+        i = skip(i)
+        if text.startswith("(", i):
+            found = value(i + 1)
+            if found is None:
+                return None
+            got, j = found
+            j = skip(j)
+            return (got, j + 1) if text.startswith(")", j) else None
+        sign = 1
+        if text.startswith("-", i):
+            if i + 1 < len(text) and text[i + 1] in _SYMBOL:
+                return None
+            sign, i = -1, skip(i + 1)
+        found = number(i)
+        if found is None:
+            return None
+        return sign * found[0], found[1]
+
+    found = value(0)
+    if found is None or found[1] != len(text):
+        return None
+    return found[0]
+
+
+def read_job_id(text):
+    """makeJobIdS: a non-negative Int (read as Haskell's Int: wrapping
+    to 64 bits), else None."""
+    got = read_integer(text)
+    if got is None:
+        return None
+    got = (got + 2 ** 63) % 2 ** 64 - 2 ** 63
+    return got if got >= 0 else None
+
+
+def show_clock_time(seconds):
+    """old-time's Show for a ClockTime: the local calendar time as
+    "%a %b %e %H:%M:%S %Z %Y", the seconds taken as a 64-bit time_t (old-time
+    converts them with fromIntegral, which wraps).  A time beyond the C
+    library's years ends harep with exit code 1, as Ganeti's dies there
+    (with a Haskell error and a meaningless month number)."""
+    wrapped = (seconds + 2 ** 63) % 2 ** 64 - 2 ** 63
+    try:
+        return time.strftime("%a %b %e %H:%M:%S %Z %Y", time.localtime(wrapped))
+    except (OverflowError, OSError, ValueError):
+        raise options.Exit(1, "harep: toCalendarTime: cannot show the time %d\n" % seconds)
+
+
 class RepairData:
     """AutoRepairData: one repair task as its tag records it."""
 
@@ -74,10 +171,9 @@ def parse_tag(tag):
         parts = sep_split(":", tag[len(prefix):])
         if len(parts) != count or parts[0] not in TYPES:
             continue
-        try:
-            when = int(parts[2])
-            jobs = [int(j) for j in sep_split("+", parts[-1])]
-        except ValueError:
+        when = read_integer(parts[2])
+        jobs = [read_job_id(j) for j in sep_split("+", parts[-1])]
+        if when is None or None in jobs:
             continue
         result = None
         if count == 5:
@@ -139,11 +235,8 @@ def policy_of(tags, now):
     suspended = [t[len(SUSPENDED):] for t in tags if t.startswith(SUSPENDED)]
     future = []
     for text in suspended:
-        try:
-            when = int(text)
-        except ValueError:
-            continue
-        if when > now:
+        when = read_integer(text)
+        if when is not None and when > now:
             future.append(when)
     if "" in suspended:
         return ("suspended", None)
@@ -160,8 +253,7 @@ def show_policy(pol):
     if pol[0] == "suspended":
         if pol[1] is None:
             return "ArSuspended Forever"
-        return "ArSuspended (Until %s)" % time.strftime("%a %b %e %H:%M:%S %Z %Y",
-                                                        time.localtime(pol[1]))
+        return "ArSuspended (Until %s)" % show_clock_time(pol[1])
     return "ArNotEnabled"
 
 
@@ -313,48 +405,44 @@ class Runner:
 
 
 def main(opts, args):
+    if args:
+        raise hbal.Fatal("this program doesn't take any arguments.")
+    if opts.luxi is None:
+        opts.luxi = ""
+    address = hbal.luxi_address(opts)
+    cl = hbal.load_cluster("harep", opts)
+    now = int(time.time())
+    pols = policies(cl, now)
+    insts = [Inst(i, rec.name, rec.tags) for i, rec in enumerate(cl.instrecs)]
     try:
-        if args:
-            raise hbal.Fatal("this program doesn't take any arguments.")
-        if opts.luxi is None:
-            opts.luxi = ""
-        address = hbal.luxi_address(opts)
-        cl = hbal.load_cluster("harep", opts)
-        now = int(time.time())
-        pols = policies(cl, now)
-        insts = [Inst(i, rec.name, rec.tags) for i, rec in enumerate(cl.instrecs)]
-        try:
-            for inst in insts:
-                initial_state(inst)
-        except Fatal as exc:
-            raise hbal.Fatal("when parsing auto-repair tags: %s" % exc)
-        runner = Runner(address, opts)
-        try:
-            for inst in insts:
-                runner.process_pending(inst)
-            for inst in insts:
-                found = broken(cl, inst.i)
-                if found is not None and inst.state[0] == "healthy":
-                    runner.repair(inst, pols[inst.i], found[0], found[1], opts.job_delay)
-        except Fatal as exc:
-            raise hbal.Fatal(str(exc))
-        finally:
-            runner.client.close()
-        counts = {}
         for inst in insts:
-            name = STATE_NAMES[inst.state[0]]
-            counts[name] = counts.get(name, 0) + 1
-        out("---------------------")
-        out("Instance status count")
-        out("---------------------")
-        for name in sorted(counts):
-            out("%s: %d" % (name, counts[name]))
-        return 0
-    except hbal.Fatal as exc:
-        sys.stdout.flush()
-        hbal.err("Error: %s" % exc)
-        return 1
+            initial_state(inst)
+    except Fatal as exc:
+        raise hbal.Fatal("when parsing auto-repair tags: %s" % exc)
+    runner = Runner(address, opts)
+    try:
+        for inst in insts:
+            runner.process_pending(inst)
+        for inst in insts:
+            found = broken(cl, inst.i)
+            if found is not None and inst.state[0] == "healthy":
+                runner.repair(inst, pols[inst.i], found[0], found[1], opts.job_delay)
+    except Fatal as exc:
+        raise hbal.Fatal(str(exc))
+    finally:
+        runner.client.close()
+    counts = {}
+    for inst in insts:
+        name = STATE_NAMES[inst.state[0]]
+        counts[name] = counts.get(name, 0) + 1
+    out("---------------------")
+    out("Instance status count")
+    out("---------------------")
+    for name in sorted(counts):
+        out("%s: %d" % (name, counts[name]))
+    return 0
 
 
 def run(argv):
-    return options.run(main, "harep", argv, OPTIONS, defaults=DEFAULTS)
+    return options.run(main, "harep", argv, OPTIONS, defaults=DEFAULTS,
+                       errors=[(hbal.Fatal, "")])

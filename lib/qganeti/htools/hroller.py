@@ -373,107 +373,102 @@ def graph_edges(cl, conf, selected, reboot):
 
 
 def main(opts, args):
-    try:
-        if args:
-            raise hbal.Fatal("This program doesn't take any arguments.")
-        verbose = opts.verbose
-        cl = hbal.load_cluster("hroller", opts)
-        masters = [n.name for n in cl.noderecs if n.master]
-        if not masters:
-            msg = "No master node found (maybe not supported by backend)."
-            if not opts.force:
-                raise hbal.Fatal(msg)
-            hbal.err("Warning: " + msg)
-        elif len(masters) > 1:
-            raise hbal.Fatal("Found more than one master node: "
-                             + hsfmt.show_string_list(masters))
-        pristine = cl.copy() if opts.save else None
-        hbal.set_node_status(cl, opts)
-        if opts.save:
-            hbal.save(pristine, opts.save, "original", "before hroller run")
-        group = None
-        if opts.group is not None:
-            found = [g for g, grp in enumerate(cl.groups) if grp.name == opts.group]
-            if not found:
-                raise hbal.Fatal("Cannot find target group.")
-            group = found[0]
-        conf = initial_conf(cl)
-        ops = Ops(cl)
-        selected = []
-        for n in range(cl.nnodes):
-            if cl.is_offline(n):
-                continue
-            if opts.skip_non_redundant and non_redundant(conf, n):
-                continue
-            if opts.node_tags is not None and not set(cl.noderecs[n].tags) & \
-                    set(opts.node_tags):
-                continue
-            if group is not None and cl.node_group(n) != group:
-                continue
-            selected.append(n)
-        if not selected:
-            raise hbal.Fatal("Cannot create node graph")
-        chosen = set(selected)
-        adj = build_graph(min(selected), max(selected),
-                          graph_edges(cl, conf, chosen, not opts.offline_maintenance))
-        if verbose > 2:
-            out("Node Graph: " + show_graph(adj))
-        colourings = [(name, colour_classes(fn(adj))) for name, fn in
-                      (("LF", colour_lf), ("Dsatur", colour_dsatur), ("Dcolor", colour_dcolor))]
-        smallest = min(colourings, key=lambda item: len(item[1]))[1]
-        online = [n for n in range(cl.nnodes) if not cl.is_offline(n)]
-        if opts.ignore_non_redundant:
-            groups = [(grp, conf) for grp in smallest]
+    if args:
+        raise hbal.Fatal("This program doesn't take any arguments.")
+    verbose = opts.verbose
+    cl = hbal.load_cluster("hroller", opts)
+    masters = [n.name for n in cl.noderecs if n.master]
+    if not masters:
+        msg = "No master node found (maybe not supported by backend)."
+        if not opts.force:
+            raise hbal.Fatal(msg)
+        hbal.err("Warning: " + msg)
+    elif len(masters) > 1:
+        raise hbal.Fatal("Found more than one master node: "
+                         + hsfmt.show_string_list(masters))
+    pristine = cl.copy() if opts.save else None
+    hbal.set_node_status(cl, opts)
+    if opts.save:
+        hbal.save(pristine, opts.save, "original", "before hroller run")
+    group = None
+    if opts.group is not None:
+        found = [g for g, grp in enumerate(cl.groups) if grp.name == opts.group]
+        if not found:
+            raise hbal.Fatal("Cannot find target group.")
+        group = found[0]
+    conf = initial_conf(cl)
+    ops = Ops(cl)
+    selected = []
+    for n in range(cl.nnodes):
+        if cl.is_offline(n):
+            continue
+        if opts.skip_non_redundant and non_redundant(conf, n):
+            continue
+        if opts.node_tags is not None and not set(cl.noderecs[n].tags) & \
+                set(opts.node_tags):
+            continue
+        if group is not None and cl.node_group(n) != group:
+            continue
+        selected.append(n)
+    if not selected:
+        raise hbal.Fatal("Cannot create node graph")
+    chosen = set(selected)
+    adj = build_graph(min(selected), max(selected),
+                      graph_edges(cl, conf, chosen, not opts.offline_maintenance))
+    if verbose > 2:
+        out("Node Graph: " + show_graph(adj))
+    colourings = [(name, colour_classes(fn(adj))) for name, fn in
+                  (("LF", colour_lf), ("Dsatur", colour_dsatur), ("Dcolor", colour_dcolor))]
+    smallest = min(colourings, key=lambda item: len(item[1]))[1]
+    online = [n for n in range(cl.nnodes) if not cl.is_offline(n)]
+    if opts.ignore_non_redundant:
+        groups = [(grp, conf) for grp in smallest]
+    else:
+        try:
+            groups = [part for grp in smallest
+                      for part in partition(ops, non_redundant, locate_instances, grp,
+                                            online, conf)]
+        except Failed:
+            raise hbal.Fatal("Not enough capacity to move non-redundant instances")
+    if opts.full_evacuation:
+        try:
+            groups = [(grp, migrate_off(ops, grp, c)) for grp, c in groups]
+        except Failed:
+            raise hbal.Fatal("Failed to migrate instances off nodes")
+        try:
+            groups = [part for grp, c in groups
+                      for part in partition(ops, secondaries, find_secondaries, grp,
+                                            online, c)]
+        except Failed:
+            raise hbal.Fatal("Not enough capacity to move secondaries")
+    named = [([n for n in grp if n in chosen], c) for grp, c in groups]
+    named.sort(key=lambda item: -len(item[0]))
+    # the master last: groups without it first, it last in its group
+    no_master = [(g, c) for g, c in named if not any(cl.noderecs[n].master for n in g)]
+    with_master = [(g, c) for g, c in named if any(cl.noderecs[n].master for n in g)]
+    ordered = [([n for n in g if not cl.noderecs[n].master]
+                + [n for n in g if cl.noderecs[n].master], c)
+               for g, c in no_master + with_master]
+    if verbose > 1:
+        out(stats_line(colourings))
+    shown = ordered[:1] if opts.one_step_only else ordered
+    if not opts.no_headers:
+        out("'First Reboot Group'" if opts.one_step_only else "'Node Reboot Groups'")
+    for nodes, final in shown:
+        names = [cl.noderecs[n].name for n in nodes]
+        if opts.one_step_only:
+            for name in names:
+                out(name)
         else:
-            try:
-                groups = [part for grp in smallest
-                          for part in partition(ops, non_redundant, locate_instances, grp,
-                                                online, conf)]
-            except Failed:
-                raise hbal.Fatal("Not enough capacity to move non-redundant instances")
-        if opts.full_evacuation:
-            try:
-                groups = [(grp, migrate_off(ops, grp, c)) for grp, c in groups]
-            except Failed:
-                raise hbal.Fatal("Failed to migrate instances off nodes")
-            try:
-                groups = [part for grp, c in groups
-                          for part in partition(ops, secondaries, find_secondaries, grp,
-                                                online, c)]
-            except Failed:
-                raise hbal.Fatal("Not enough capacity to move secondaries")
-        named = [([n for n in grp if n in chosen], c) for grp, c in groups]
-        named.sort(key=lambda item: -len(item[0]))
-        # the master last: groups without it first, it last in its group
-        no_master = [(g, c) for g, c in named if not any(cl.noderecs[n].master for n in g)]
-        with_master = [(g, c) for g, c in named if any(cl.noderecs[n].master for n in g)]
-        ordered = [([n for n in g if not cl.noderecs[n].master]
-                    + [n for n in g if cl.noderecs[n].master], c)
-                   for g, c in no_master + with_master]
-        if verbose > 1:
-            out(stats_line(colourings))
-        shown = ordered[:1] if opts.one_step_only else ordered
-        if not opts.no_headers:
-            out("'First Reboot Group'" if opts.one_step_only else "'Node Reboot Groups'")
-        for nodes, final in shown:
-            names = [cl.noderecs[n].name for n in nodes]
-            if opts.one_step_only:
-                for name in names:
-                    out(name)
-            else:
-                out(",".join(names))
-            if opts.print_moves:
-                for i, pri, sec in moves(conf, final):
-                    iname = cl.instrecs[i].name
-                    out("  %s %s %s" % (iname, pri, sec) if sec is not None
-                        else "  %s %s" % (iname, pri))
-        return 0
-    except hbal.Fatal as exc:
-        import sys
-        sys.stdout.flush()
-        hbal.err("Error: %s" % exc)
-        return 1
+            out(",".join(names))
+        if opts.print_moves:
+            for i, pri, sec in moves(conf, final):
+                iname = cl.instrecs[i].name
+                out("  %s %s %s" % (iname, pri, sec) if sec is not None
+                    else "  %s %s" % (iname, pri))
+    return 0
 
 
 def run(argv):
-    return options.run(main, "hroller", argv, OPTIONS, defaults=DEFAULTS)
+    return options.run(main, "hroller", argv, OPTIONS, defaults=DEFAULTS,
+                       errors=[(hbal.Fatal, "")])

@@ -8,7 +8,6 @@ incremental search (htools.balance), so each trial is cheap.
 """
 
 import os
-import sys
 
 from qganeti.htools import hbal, options, output
 from qganeti.htools import consts as C
@@ -74,12 +73,68 @@ COMPILE_THRESHOLD = 50000
 ACCELERATE = [False]
 
 
+_BUFFERS = {}       # the scans' move buffers, shared by all trials
+
+
+def _compiled(cl):
+    """jit.Compiled whose scan reuses its move buffers: hsqueeze runs
+    thousands of short scans, and zero-filling ~2 MB of fresh buffers for
+    each cost as much as the scan itself.  (The same change belongs in
+    jit.Compiled.scan; this override can go once it is there.)"""
+    from qganeti.htools import jit
+
+    class Compiled(jit.Compiled):
+        def _buffer(self, name, size, dtype):
+            have = _BUFFERS.get(name)
+            if have is None or len(have) < size:
+                have = _BUFFERS[name] = self.np.empty(size, dtype=dtype)
+            return have
+
+        def scan(self, cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
+                 flags, tol, gcount, buffer, modes, tmask, start):
+            np = self.np
+            f8, i8 = np.float64, np.int64
+            chunks = self.chunks
+            best = np.array([start])
+            inst_best = np.zeros(len(cands))
+            bests = np.zeros(chunks)
+            count = np.zeros(chunks, dtype=i8)
+            over = np.zeros(chunks, dtype=i8)
+            # written before they are read, up to count[chunk] per chunk
+            buf_i = self._buffer("i", buffer * chunks, i8)
+            buf_m = self._buffer("m", buffer * chunks, i8)
+            buf_t = self._buffer("t", buffer * chunks, i8)
+            buf_s = self._buffer("s", buffer * chunks, f8)
+            gcount = np.array(gcount, dtype=i8)
+            self.kern.scan_moves(
+                chunks, self.nf, self.inf, np.array(cands, dtype=i8),
+                np.array(targets, dtype=i8), np.array(vals, dtype=f8),
+                np.array(mean, dtype=f8), np.array(c1, dtype=f8), np.array(c2, dtype=f8),
+                np.array(cnt, dtype=f8), np.array(sums, dtype=f8), np.array(kinds, dtype=i8),
+                np.array(weights, dtype=f8), self.peers, cl.nnodes, self.ptag, cl.ntags,
+                self.etag_ptr, self.etag_ids, self.loc, self.dsrd, cl.words, self.mig,
+                self.rmig, gcount, np.array(flags, dtype=i8), tol, best, buf_i, buf_m, buf_t,
+                buf_s, count, over, self.scratch, self.svals,
+                np.zeros(len(gcount) * chunks, dtype=i8), self.nodes, self.voffs, bests,
+                np.array(modes, dtype=i8), np.array(tmask, dtype=i8), inst_best)
+            entries = []
+            for chunk, have in enumerate(count.tolist()):
+                if have:
+                    base = chunk * buffer
+                    entries.extend(zip(buf_i[base:base + have].tolist(),
+                                       buf_m[base:base + have].tolist(),
+                                       buf_t[base:base + have].tolist(),
+                                       buf_s[base:base + have].tolist()))
+            return int(over.max()), float(bests.min()), entries, inst_best.tolist()
+    return Compiled(cl)
+
+
 class _Balancer:
     """hbal's Balancer, remembering exact scores within a step: on
     squeeze clusters many candidates move look-alike instances between
     the same nodes, and their exact scores are the same computation."""
 
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls, cl, nodes, insts, algo, accelerate):
         from qganeti.htools import balance as bmod
 
         class Balancer(bmod.Balancer):
@@ -97,7 +152,10 @@ class _Balancer:
                         memo.clear()
                     memo[key] = super().exact_score(i, move, tdx)
                 return memo[key]
-        return Balancer(*args, **kwargs)
+        bal = Balancer(cl, nodes, insts, algo, accelerate=False)
+        if accelerate:
+            bal.jit = _compiled(cl)
+        return bal
 
 
 def balance(cl):
@@ -126,21 +184,29 @@ def balance(cl):
     return jobs
 
 
-_LAST = {}
+_TRIALS = {}        # the last trial and the last one that passed
+_PASSED = [None]
+
+
+def _trial_key(cl, nodes, offline):
+    return (id(cl), frozenset(nodes), offline)
 
 
 def try_state(cl, nodes, offline):
-    """The cluster with the nodes set offline (or online) and balanced
-    (the last trial is kept: the plan is usually the last one tried)."""
-    key = (id(cl), frozenset(nodes), offline)
-    if key in _LAST:
-        return _LAST[key]
+    """The cluster with the nodes set offline (or online) and balanced.
+    The last trial and the last one that passed are kept: the plan is the
+    last passing trial, which need not be the last one tried."""
+    key = _trial_key(cl, nodes, offline)
+    if key in _TRIALS:
+        return _TRIALS[key]
     new = cl.copy()
     for n in nodes:
         new.nf[n * NF + OFFLINE] = 1.0 if offline else 0.0
     jobs = balance(new)
-    _LAST.clear()
-    _LAST[key] = (new, jobs)
+    for old in list(_TRIALS):
+        if old != _PASSED[0]:
+            del _TRIALS[old]
+    _TRIALS[key] = (new, jobs)
     return new, jobs
 
 
@@ -188,7 +254,10 @@ def suffices(cl, nodes, offline, row):
     if hopeless(cl, nodes, offline, row):
         return False
     new, _ = try_state(cl, nodes, offline)
-    return on_online_nodes(new) and capacity_for(new, row)
+    if on_online_nodes(new) and capacity_for(new, row):
+        _PASSED[0] = _trial_key(cl, nodes, offline)
+        return True
+    return False
 
 
 def greedy_offline(cl, row, cands):
@@ -271,83 +340,76 @@ def execute(opts, comment, jobsets):
 
 def main(opts, args):
     from qganeti.htools import execute as ex
-    try:
-        if args:
-            raise hbal.Fatal("This program doesn't take any arguments.")
-        cl = hbal.load_cluster("hsqueeze", opts)
-        if opts.save:
-            hbal.save(cl, opts.save, "original", "before hsqueeze run")
-        off_cands = offline_candidates(cl)
-        on_cands = online_candidates(cl)
-        if opts.verbose > 1:
-            out("Offline candidates: " + ",".join(cl.noderecs[n].name for n in off_cands))
-            out("Online candidates: " + ",".join(cl.noderecs[n].name for n in on_cands))
-        min_row = test_instance(cl, opts.min_resources)
-        trials = max(len(off_cands), len(on_cands)) + 1
-        ACCELERATE[0] = cl.ninsts * cl.nnodes * trials > COMPILE_THRESHOLD
-        if ACCELERATE[0]:
-            # thousands of short parallel scans: OpenMP threads that spin
-            # between them starve each other on a busy machine (5x slower)
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        alias = cl.node_aliases
-        if not capacity_for(cl, min_row):
-            found = try_online(cl, min_row, on_cands)
-            nodes = on_cands if found is None else found
-            if not opts.no_headers:
-                out("'Nodes to online'")
-            for n in nodes:
-                out(cl.noderecs[n].name)
-            if opts.verbose > 1 and found is None:
-                out("Onlining all nodes will not yield enough capacity")
-            final, jobs = try_state(cl, nodes, False)
-            jobsets = output.split_jobs(jobs)
-            print_commands(opts, "echo Power Commands\n"
-                           + "".join("  gnt-node power -f on %s\n" % alias[n] for n in nodes)
-                           + output.format_cmds(jobsets))
-            ops = [([opcodes_power(cl, nodes, True)], "Powering on nodes")]
-            ops += ex.move_jobsets(cl, jobsets, "Moving instances ")
-            execute(opts, "expanding by %d nodes" % len(nodes), ops)
-            if opts.save:
-                hbal.save(final, opts.save, "squeezed", "after hsqueeze expansion")
-            return 0
-        target_row = test_instance(cl, opts.target_resources)
-        chosen = greedy_offline(cl, target_row, off_cands)
-        if not chosen:
-            if not opts.no_headers:
-                out("'No action'")
-            print_commands(opts, "echo Nothing to do")
-            if opts.save:
-                hbal.save(cl, opts.save, "squeezed", "after hsqueeze doing nothing")
-            return 0
+    if args:
+        raise hbal.Fatal("This program doesn't take any arguments.")
+    cl = hbal.load_cluster("hsqueeze", opts)
+    if opts.save:
+        hbal.save(cl, opts.save, "original", "before hsqueeze run")
+    off_cands = offline_candidates(cl)
+    on_cands = online_candidates(cl)
+    if opts.verbose > 1:
+        out("Offline candidates: " + ",".join(cl.noderecs[n].name for n in off_cands))
+        out("Online candidates: " + ",".join(cl.noderecs[n].name for n in on_cands))
+    min_row = test_instance(cl, opts.min_resources)
+    trials = max(len(off_cands), len(on_cands)) + 1
+    ACCELERATE[0] = cl.ninsts * cl.nnodes * trials > COMPILE_THRESHOLD
+    if ACCELERATE[0]:
+        # thousands of short parallel scans: OpenMP threads that spin
+        # between them starve each other on a busy machine (5x slower)
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    alias = cl.node_aliases
+    if not capacity_for(cl, min_row):
+        found = try_online(cl, min_row, on_cands)
+        nodes = on_cands if found is None else found
         if not opts.no_headers:
-            out("'Nodes to offline'")
-        for n in chosen:
+            out("'Nodes to online'")
+        for n in nodes:
             out(cl.noderecs[n].name)
-        final, jobs = try_state(cl, chosen, True)
+        if opts.verbose > 1 and found is None:
+            out("Onlining all nodes will not yield enough capacity")
+        final, jobs = try_state(cl, nodes, False)
         jobsets = output.split_jobs(jobs)
-        print_commands(opts, output.format_cmds(jobsets)
-                       + "\necho Tagging Commands\n"
-                       + "".join("  gnt-node add-tags %s %s\n" % (alias[n], STANDBY_AUTO)
-                                 for n in chosen)
-                       + "\necho Power Commands\n"
-                       + "".join("  gnt-node power -f off %s\n" % alias[n] for n in chosen))
-        ops = ex.move_jobsets(cl, jobsets, "Moving instances ")
-        ops += [([[opcodes_tag(cl, n)]], "Tagging node %s with standby" % cl.noderecs[n].name)
-                for n in chosen]
-        ops += [([opcodes_power(cl, chosen, False)], "Powering off nodes")]
-        execute(opts, "condensing by %d nodes" % len(chosen), ops)
+        print_commands(opts, "echo Power Commands\n"
+                       + "".join("  gnt-node power -f on %s\n" % alias[n] for n in nodes)
+                       + output.format_cmds(jobsets))
+        ops = [([opcodes_power(cl, nodes, True)], "Powering on nodes")]
+        ops += ex.move_jobsets(cl, jobsets, "Moving instances ")
+        execute(opts, "expanding by %d nodes" % len(nodes), ops)
         if opts.save:
-            hbal.save(final, opts.save, "squeezed", "after hsqueeze run")
+            hbal.save(final, opts.save, "squeezed", "after hsqueeze expansion")
         return 0
-    except ex.ExecError as exc:
-        sys.stdout.flush()
-        hbal.err("Error: hsqueeze: %s" % exc)
-        return 1
-    except hbal.Fatal as exc:
-        sys.stdout.flush()
-        hbal.err("Error: %s" % exc)
-        return 1
+    target_row = test_instance(cl, opts.target_resources)
+    chosen = greedy_offline(cl, target_row, off_cands)
+    if not chosen:
+        if not opts.no_headers:
+            out("'No action'")
+        print_commands(opts, "echo Nothing to do")
+        if opts.save:
+            hbal.save(cl, opts.save, "squeezed", "after hsqueeze doing nothing")
+        return 0
+    if not opts.no_headers:
+        out("'Nodes to offline'")
+    for n in chosen:
+        out(cl.noderecs[n].name)
+    final, jobs = try_state(cl, chosen, True)
+    jobsets = output.split_jobs(jobs)
+    print_commands(opts, output.format_cmds(jobsets)
+                   + "\necho Tagging Commands\n"
+                   + "".join("  gnt-node add-tags %s %s\n" % (alias[n], STANDBY_AUTO)
+                             for n in chosen)
+                   + "\necho Power Commands\n"
+                   + "".join("  gnt-node power -f off %s\n" % alias[n] for n in chosen))
+    ops = ex.move_jobsets(cl, jobsets, "Moving instances ")
+    ops += [([[opcodes_tag(cl, n)]], "Tagging node %s with standby" % cl.noderecs[n].name)
+            for n in chosen]
+    ops += [([opcodes_power(cl, chosen, False)], "Powering off nodes")]
+    execute(opts, "condensing by %d nodes" % len(chosen), ops)
+    if opts.save:
+        hbal.save(final, opts.save, "squeezed", "after hsqueeze run")
+    return 0
 
 
 def run(argv):
-    return options.run(main, "hsqueeze", argv, OPTIONS, defaults=DEFAULTS)
+    from qganeti.htools.execute import ExecError
+    return options.run(main, "hsqueeze", argv, OPTIONS, defaults=DEFAULTS,
+                       errors=[(ExecError, "hsqueeze: "), (hbal.Fatal, "")])

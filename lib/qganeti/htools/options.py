@@ -510,17 +510,26 @@ class Values:
         self.show_completion = False
 
 
-def run(main, prog, argv, names, arguments=(), defaults=None):
+def run(main, prog, argv, names, arguments=(), defaults=None, errors=()):
     """Parse argv with the options (names from O, or a program's own Opt
     objects), then call main(values, args); turns Exit into output and an
-    exit code.  defaults: values of a program's own options."""
+    exit code.  defaults: values of a program's own options.  errors:
+    (exception class, prefix) pairs that end the program as Ganeti's
+    exitErr does: the output so far, then "Error: <prefix><message>" on
+    stderr, exit code 1."""
     opts = [O[name] if isinstance(name, str) else name for name in names + GENERIC]
     values = Values()
     for key, value in (defaults or {}).items():
         setattr(values, key, value)
     try:
         args = parse(prog, argv, opts, values, arguments)
-        return main(values, args)
+        try:
+            return main(values, args)
+        except tuple(kind for kind, _ in errors) as exc:
+            prefix = next(pre for kind, pre in errors if isinstance(exc, kind))
+            sys.stdout.flush()
+            sys.stderr.write("Error: %s%s\n" % (prefix, exc))
+            return 1
     except BrokenPipeError:
         # the reader went away (| head): stop quietly, as a killed writer
         import os
@@ -528,5 +537,6 @@ def run(main, prog, argv, names, arguments=(), defaults=None):
         return 1
     except Exit as done:
         if done.text:
+            sys.stdout.flush()
             (done.stream or sys.stderr).write(done.text)
         return done.code
