@@ -63,6 +63,7 @@ _DATA = struct.Struct(">QI")
 _NONCE = struct.Struct(">IQ")
 _ENTRY = struct.Struct(">Q16s")
 _ZERO = bytes(CHUNK)
+_ZERO_VIEW = memoryview(_ZERO)      # slices of it are not copies
 _NOTAG = bytes(16)
 TAG = 16
 ENTRIES_PER_FRAME = 32768
@@ -254,6 +255,11 @@ class _Pool:
         self.free.put(buf)
 
 
+def _zero(view):
+    """Whether VIEW (at most CHUNK bytes) is all zeros (memcmp, no copy)."""
+    return _ZERO.startswith(view)
+
+
 def _read_block(fd, view, offset, name):
     got = os.preadv(fd, [view], offset)
     if got != len(view):
@@ -360,7 +366,7 @@ class _Writer:
         else:
             done = 0
             while done < raw_length:
-                done += os.pwrite(self.fd, _ZERO[:raw_length - done], offset + done)
+                done += os.pwrite(self.fd, _ZERO_VIEW[:raw_length - done], offset + done)
             tag = _NOTAG
         _digest_entry(self.digest, offset, raw_length, tag)
         if self.progress:
@@ -515,7 +521,7 @@ def _held_blocks(fd, size, keys):
     for offset, _ in data_blocks(fd, size):
         view = memoryview(buf)[:min(CHUNK, size - offset)]
         _read_block(fd, view, offset, "the partial target")
-        if view != _ZERO[:len(view)]:
+        if not _zero(view):
             held[offset] = keys.block_tag(offset, view)
     return held
 
@@ -574,7 +580,7 @@ class _Reader:
                 block = memoryview(plain)[_DATA.size:_DATA.size + length]
                 if ranges:
                     _read_block(self.fd, block, offset, self.name)
-                if not ranges or block == _ZERO[:length]:   # zeros are a hole too
+                if not ranges or _zero(block):       # zeros are a hole too
                     if offset in self.held:
                         self._frame(b"Z", offset, length, _DATA.pack(offset, length))
                     else:
@@ -589,7 +595,7 @@ class _Reader:
                     for start, end in ranges:
                         first, last = start - offset, end - offset
                         data = block[first:last]
-                        if data == _ZERO[:last - first]:
+                        if _zero(data):
                             continue
                         if zlib:
                             body = _DATA.pack(start, end - start) + zlib.compress(
