@@ -266,12 +266,22 @@ def _read_block(fd, view, offset, name):
         raise CopyError("%s changed size while being read" % name)
 
 
-def _handshake(sock, tls, server):
-    """The socket to go on with: TLS for the opening only (see above)."""
+def _prepare(tls, server):
+    """The TLS context (None without TLS), the crypto modules imported: done
+    before the connection, so that a receiver is ready when its sender comes."""
+    import importlib
+    importlib.import_module("cryptography.hazmat.primitives.ciphers.aead")
     if not tls:
-        return sock
+        return None
     from qganeti import tlscert
-    return tlscert.context(server=server).wrap_socket(sock, server_side=server)
+    return tlscert.context(server=server)
+
+
+def _handshake(sock, context, server):
+    """The socket to go on with: TLS for the opening only (see above)."""
+    if context is None:
+        return sock
+    return context.wrap_socket(sock, server_side=server)
 
 
 def _bare(sock, tls):
@@ -394,6 +404,7 @@ def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TI
     already holds are not sent again, and it is kept if the transfer fails."""
     if not tls and key is None:
         raise CopyError("without TLS a transfer key is needed")
+    context = _prepare(tls, server=True)
     listener.settimeout(timeout)
     try:
         sock, peer = listener.accept()
@@ -405,7 +416,7 @@ def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TI
     sock.settimeout(IO_TIMEOUT)
     tmp = fd = None
     try:
-        sock = _handshake(sock, tls, server=True)
+        sock = _handshake(sock, context, server=True)
         nonce = os.urandom(32)
         sock.sendall(MAGIC + nonce)
         sock = _bare(sock, tls)
@@ -660,6 +671,7 @@ def send(host, port, src, key=None, tls=True, compress="none", progress=None,
         raise CopyError("unknown compression '%s'" % compress)
     if not tls and key is None:
         raise CopyError("without TLS a transfer key is needed")
+    context = _prepare(tls, server=False)
     fd = os.open(src, os.O_RDONLY)
     try:
         size = os.lseek(fd, 0, os.SEEK_END)
@@ -670,7 +682,7 @@ def send(host, port, src, key=None, tls=True, compress="none", progress=None,
     _tune(sock)
     reader = None
     try:
-        sock = _handshake(sock, tls, server=False)
+        sock = _handshake(sock, context, server=False)
         hello = bytearray(len(MAGIC) + 32)
         _Channel(sock, None).fill(memoryview(hello))
         if bytes(hello[:len(MAGIC)]) != MAGIC:
