@@ -512,8 +512,14 @@ def _open_target(dest, size, resume):
     if mode is not None and not stat.S_ISREG(mode):
         return dest, os.open(dest, os.O_RDWR), not resume
     if resume:
+        import fcntl
         tmp = partial_file(dest)
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CopyError("another transfer into %s is running" % dest)
         if os.fstat(fd).st_size == size:
             return tmp, fd, False
         os.ftruncate(fd, 0)

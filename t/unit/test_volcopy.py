@@ -228,3 +228,14 @@ def test_an_interrupted_resumable_transfer_keeps_its_partial_file(root):
     assert same(src, str(dst))
     assert out["sent"]["skipped"] >= 4 << 20
     assert out["sent"]["skipped"] + out["sent"]["sent"] == 16 << 20
+
+
+def test_two_resumable_transfers_into_one_target_are_refused(root):
+    import fcntl
+    src = sparse_source(str(root / "src"))
+    dst = str(root / "dst")
+    with open(volcopy.partial_file(dst), "wb") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        out = copy(src, dst, resume=True)
+    assert "another transfer into" in str(out["receive_error"])
+    assert not os.path.exists(dst)
