@@ -126,6 +126,8 @@ class _Channel:
         self.sent = 0
         self.received = 0
         self.buf = bytearray(_BUFFER)
+        # a bare socket (not during TLS) waits in the kernel for the whole frame
+        self.waitall = socket.MSG_WAITALL if keys is not None else 0
 
     def send(self, kind, payload):
         end = self.keys.seal(self.sent, kind, payload, self.buf)
@@ -138,8 +140,9 @@ class _Channel:
     def fill(self, view):
         got = 0
         count = len(view)
+        flags = self.waitall
         while got < count:
-            n = self.sock.recv_into(view[got:], count - got)
+            n = self.sock.recv_into(view[got:], count - got, flags)
             if not n:
                 raise CopyError("connection closed by the peer")
             got += n
