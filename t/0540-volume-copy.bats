@@ -7,7 +7,7 @@ load lib/common
 VCOPY=$LIBEXEC/volume-copy
 
 teardown() {   # a receiver or proxy left by a failed test
-    for pid in ${RXPID:-} ${PROXYPID:-}; do
+    for pid in ${RXPID:-} ${PROXYPID:-} ${TXPID:-}; do
         kill "$pid" 2>/dev/null || true
     done
 }
@@ -106,6 +106,69 @@ PYEOF
         [ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep volume-copy)" ]
         wait "$PROXYPID" || true
     done
+}
+
+@test "a transfer killed mid-way is resumed: only what is missing is sent, same bytes" {
+    dd if=/dev/urandom of="$SRC" bs=1M count=32 seek=16 conv=notrunc status=none
+    receiver --resume
+    # a proxy that passes the first 12 MB on, then swallows the rest: the
+    # sender is surely mid-way when it is killed
+    rm -f "$BATS_TEST_TMPDIR/proxy"
+    "$PYTHON" - "$PORT" > "$BATS_TEST_TMPDIR/proxy" 2>/dev/null 3>&- <<'PYEOF' &
+import socket, sys, threading
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+client, _ = listener.accept()
+server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def back():
+    try:
+        while True:
+            data = server.recv(65536)
+            if not data:
+                break
+            client.sendall(data)
+    except OSError:
+        pass
+threading.Thread(target=back, daemon=True).start()
+seen = 0
+while True:
+    data = client.recv(65536)
+    if not data:
+        break
+    if seen < 12000000:
+        server.sendall(data[:12000000 - seen])
+    elif seen - len(data) < 12000000:
+        print("stalled", flush=True)
+    seen += len(data)
+server.close()
+PYEOF
+    PROXYPID=$!
+    wait_until '[ -s "$BATS_TEST_TMPDIR/proxy" ]' 10
+    echo "$KEY" | "$VCOPY" send 127.0.0.1 "$(head -n 1 "$BATS_TEST_TMPDIR/proxy")" "$SRC" \
+        > "$BATS_TEST_TMPDIR/tx" 2>&1 3>&- &
+    TXPID=$!
+    wait_until 'grep -q stalled "$BATS_TEST_TMPDIR/proxy"' 20
+    kill -9 "$TXPID"
+    rc=0
+    wait "$RXPID" || rc=$?
+    [ "$rc" -eq 111 ]
+    grep -q "unable to receive .*: connection closed by the peer" "$BATS_TEST_TMPDIR/rx.err"
+    [ ! -e "$DST" ]
+    [ -s "$BATS_TEST_TMPDIR/.dst.img.volume-copy.partial" ]
+    wait "$PROXYPID" || true
+    receiver --resume
+    run bash -c "echo '$KEY' | '$VCOPY' send 127.0.0.1 $PORT '$SRC'"
+    assert_success
+    wait "$RXPID"
+    cmp "$SRC" "$DST"
+    [ ! -e "$BATS_TEST_TMPDIR/.dst.img.volume-copy.partial" ]
+    skipped=$(sed -n 's/.*"skipped": \([0-9]*\).*/\1/p' <<< "$output")
+    sent=$(sed -n 's/.*"sent": \([0-9]*\).*/\1/p' <<< "$output")
+    [ "$skipped" -ge $((8 << 20)) ]                    # what got through is kept ...
+    [ $((skipped + sent)) -eq $((36 << 20)) ]          # ... and the rest sent
+    grep -q "\"kept\": $skipped" "$BATS_TEST_TMPDIR/rx"
 }
 
 @test "a sender without the transfer key is refused" {

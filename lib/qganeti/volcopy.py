@@ -1,30 +1,45 @@
 """Copying a disk image between nodes over one TCP connection (volume-copy).
 
 The receiver listens on the target node and prints the port; the sender
-connects and streams the source.  The connection is TLS with the cluster
-certificate on both ends (tlscert), and/or authenticated by a per-transfer
-key both ends got on stdin: the receiver sends a nonce, the sender answers
-HMAC(key, nonce); without TLS (--no-tls) every frame also carries an HMAC,
-so a changed byte is caught either way.  Frames:
+connects.  The receiver opens with a magic string and a random nonce, over
+TLS with the cluster certificate on both ends (tlscert) unless no-TLS;
+after it both ends close TLS and go on over the bare connection.  Both
+derive a secret from the per-transfer key (empty without one) and the
+nonce, which only the two ends know: the nonce went over TLS, or the key
+on stdin.  From the secret come one AES-256-GCM key per direction, for
+frames, and one-time Poly1305 keys for resume blocks.  Frames:
 
-    H  header, JSON: {"size", "compress", "auth"}
-    D  data: offset (8 bytes), raw length (4), payload (raw or zlib)
-    E  end, JSON: {"sha256", "sent"}
-    A  the receiver's answer, JSON: {"ok", "sha256", "error"}
+    H  header, JSON: {"size", "compress"}                      sender
+    R  resume list: (offset 8 bytes, tag 16) per block the
+       target already holds; an empty R ends the list          receiver
+    D  data: offset (8 bytes), raw length (4), bytes (raw or
+       zlib)                                                    sender
+    S  skip: offset (8), length (4): the target's block is the
+       source's, keep it                                        sender
+    Z  zero: offset (8), length (4): a hole in the source       sender
+    E  end, JSON: {"sha256", "sent"}                            sender
+    A  the receiver's answer, JSON: {"ok", "sha256", "error"}   receiver
 
-each as type (1 byte) + payload length (4 bytes, big-endian) + payload
-[+ 32-byte HMAC-SHA256 without TLS: over sequence number, type, length and
-payload, or for a data frame its extent hash instead of the payload].
-Holes (SEEK_HOLE, and all-zero blocks) are not sent: the target is
-created at the full size and stays sparse there.  The checksum: each
-extent's hash is SHA-256 over (offset, length, bytes), the sender's over
-what it read and the receiver's over what it writes; the transfer's is
-SHA-256 over the extent hashes in order and the size.  The two must agree.
-Each end hashes the data once, in a thread beside the one on the socket,
-with buffers reused from a small pool.  The receiver writes into a
-temporary file beside the target and renames it into place only once the
-transfer is complete and verified: a failed or tampered transfer leaves
-the target as it was.
+each as type (1 byte) + plain length (4 bytes, big-endian) + the payload
+encrypted + its 16-byte GCM tag; the nonce is the frame's sequence number
+in its direction, and type and length are authenticated data.  So a
+changed, dropped, replayed or reordered frame fails its tag, and a data
+frame's tag checks its bytes end to end: the sender encrypts what it read,
+the receiver writes what it decrypted.  The transfer's checksum is SHA-256
+over (offset, length, tag) of every D, S and Z frame in order and the
+size; the two ends must agree.
+
+Holes (SEEK_HOLE, and all-zero blocks) are not sent: the target is created
+at the full size and stays sparse there.  The source is read in aligned
+blocks of CHUNK bytes.  A reader thread on the sender (read, compress,
+encrypt) and a writer thread on the receiver (decrypt, decompress, write)
+work beside the thread on the socket, with buffers reused from a small
+pool.  The receiver writes into a temporary file beside the target and
+renames it into place only once the transfer is complete and verified: a
+failed or tampered transfer leaves the target as it was.  With resume that
+file is the partial file, kept when a transfer fails; the next transfer
+lists the Poly1305 tags of its blocks, and the sender skips the blocks
+whose tags match its own.
 """
 
 import hashlib
@@ -39,66 +54,95 @@ import time
 
 from qganeti import errors
 
-CHUNK = 1 << 20
-DEPTH = 6                      # buffers in flight per side
-MAGIC = b"QGVC1"
+CHUNK = 1 << 20                # the block read and sent; also the resume block
+DEPTH = 6                      # frames in flight per side
+MAGIC = b"QGVC2"
 COMPRESS_LEVELS = {"none": None, "gzip": 6, "gzip-fast": 1, "gzip-slow": 9}
 _HEAD = struct.Struct(">cI")
 _DATA = struct.Struct(">QI")
-_SEQ = struct.Struct(">Q")
+_NONCE = struct.Struct(">IQ")
+_ENTRY = struct.Struct(">Q16s")
 _ZERO = bytes(CHUNK)
+_ZERO_VIEW = memoryview(_ZERO)      # slices of it are not copies
+_NOTAG = bytes(16)
+TAG = 16
+ENTRIES_PER_FRAME = 32768
 ACCEPT_TIMEOUT = 120.0
 IO_TIMEOUT = 120.0
-MAX_FRAME = CHUNK + 65536
+MAX_FRAME = CHUNK + 65536      # payload, plain
+_BUFFER = _HEAD.size + MAX_FRAME + TAG
 
 
 class CopyError(errors.OpExecError):
     """The transfer failed (connection, authentication, checksum, I/O)."""
 
 
-def _mac(key, seq, kind, length, body):
-    mac = hmac.new(key, _SEQ.pack(seq), hashlib.sha256)
-    mac.update(_HEAD.pack(kind, length))
-    mac.update(body)
-    return mac.digest()
+class _BadTag(CopyError):
+    pass
 
 
-def extent_hash(offset, data):
-    digest = hashlib.sha256(_DATA.pack(offset, len(data)))
-    digest.update(data)
-    return digest.digest()
+class _Keys:
+    """The keys of one transfer, from the transfer key and the nonce."""
+
+    def __init__(self, key, nonce, side):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.poly1305 import Poly1305
+        from cryptography.exceptions import InvalidTag
+        self.poly = Poly1305
+        self.invalid = InvalidTag
+        self.secret = hmac.digest(key or b"", b"qganeti volume-copy 2" + nonce, "sha256")
+        peer = b"R" if side == b"S" else b"S"
+        self.out = AESGCM(hmac.digest(self.secret, b"frames" + side, "sha256"))
+        self.inb = AESGCM(hmac.digest(self.secret, b"frames" + peer, "sha256"))
+
+    def seal(self, seq, kind, plain, out):
+        """Write frame SEQ (head, ciphertext, tag) into OUT; its length."""
+        head = _HEAD.pack(kind, len(plain))
+        out[:_HEAD.size] = head
+        end = _HEAD.size + len(plain) + TAG
+        self.out.encrypt_into(_NONCE.pack(0, seq), plain, head,
+                              memoryview(out)[_HEAD.size:end])
+        return end
+
+    def open(self, seq, kind, sealed, out):
+        """Decrypt frame SEQ's ciphertext and tag SEALED into OUT."""
+        try:
+            self.inb.decrypt_into(_NONCE.pack(0, seq), sealed,
+                                  _HEAD.pack(kind, len(sealed) - TAG), out)
+        except self.invalid:
+            raise _BadTag("stream corrupted: frame %d failed authentication" % seq)
+
+    def block_tag(self, offset, data):
+        key = hmac.digest(self.secret, b"block" + _DATA.pack(offset, len(data)), "sha256")
+        return self.poly.generate_tag(key, data)
 
 
 class _Channel:
-    """Frames over a socket; HMAC on each frame when MAC_KEY is set."""
+    """Frames over a socket."""
 
-    def __init__(self, sock, mac_key=None):
+    def __init__(self, sock, keys):
         self.sock = sock
-        self.mac_key = mac_key
+        self.keys = keys
         self.sent = 0
         self.received = 0
+        self.buf = bytearray(_BUFFER)
+        # a bare socket (not during TLS) waits in the kernel for the whole frame
+        self.waitall = socket.MSG_WAITALL if keys is not None else 0
 
     def send(self, kind, payload):
-        self.sock.sendall(_HEAD.pack(kind, len(payload)))
-        self.sock.sendall(payload)
-        if self.mac_key is not None:
-            self.sock.sendall(_mac(self.mac_key, self.sent, kind, len(payload), payload))
+        end = self.keys.seal(self.sent, kind, payload, self.buf)
+        self.sock.sendall(memoryview(self.buf)[:end])
         self.sent += 1
 
-    def send_data(self, offset, length, payload, ehash):
-        self.sock.sendall(_HEAD.pack(b"D", _DATA.size + len(payload)) +
-                          _DATA.pack(offset, length))
-        self.sock.sendall(payload)
-        if self.mac_key is not None:
-            self.sock.sendall(_mac(self.mac_key, self.sent, b"D",
-                                   _DATA.size + len(payload), ehash))
-        self.sent += 1
+    def send_json(self, kind, value):
+        self.send(kind, json.dumps(value).encode("utf-8"))
 
     def fill(self, view):
         got = 0
         count = len(view)
+        flags = self.waitall
         while got < count:
-            n = self.sock.recv_into(view[got:], count - got)
+            n = self.sock.recv_into(view[got:], count - got, flags)
             if not n:
                 raise CopyError("connection closed by the peer")
             got += n
@@ -114,25 +158,17 @@ class _Channel:
             raise CopyError("stream corrupted: frame of %d bytes" % length)
         return kind, length
 
-    def recv_mac(self):
-        return bytes(self.exactly(32)) if self.mac_key is not None else None
+    def recv_body(self, kind, length):
+        sealed = self.exactly(length + TAG)
+        plain = bytearray(length)
+        self.keys.open(self.received, kind, sealed, plain)
+        self.received += 1
+        return plain
 
     def recv(self):
-        """A control frame: (kind, payload), its HMAC checked."""
+        """A control frame: (kind, payload)."""
         kind, length = self.recv_head()
-        payload = self.exactly(length)
-        mac = self.recv_mac()
-        self.check(self.received, kind, length, payload, mac)
-        self.received += 1
-        return kind, payload
-
-    def check(self, seq, kind, length, body, mac):
-        if self.mac_key is not None and not hmac.compare_digest(
-                mac, _mac(self.mac_key, seq, kind, length, body)):
-            raise CopyError("stream corrupted: frame %d failed authentication" % seq)
-
-    def send_json(self, kind, value):
-        self.send(kind, json.dumps(value).encode("utf-8"))
+        return kind, self.recv_body(kind, length)
 
 
 def _json(payload, what):
@@ -140,6 +176,11 @@ def _json(payload, what):
         return json.loads(bytes(payload).decode("utf-8"))
     except (UnicodeError, ValueError):
         raise CopyError("stream corrupted: bad %s frame" % what)
+
+
+def _digest_entry(digest, offset, length, tag):
+    digest.update(_DATA.pack(offset, length))
+    digest.update(tag)
 
 
 def data_extents(fd, size):
@@ -157,6 +198,24 @@ def data_extents(fd, size):
         end = os.lseek(fd, start, os.SEEK_HOLE)
         yield start, min(end, size)
         pos = end
+
+
+def data_blocks(fd, size):
+    """(offset, [(start, end), ...]) of the CHUNK-aligned blocks of FD that
+    hold data, with the data regions in each, in order."""
+    block, ranges = None, []
+    for start, end in data_extents(fd, size):
+        while start < end:
+            here = start - start % CHUNK
+            stop = min(end, here + CHUNK)
+            if here != block:
+                if ranges:
+                    yield block, ranges
+                block, ranges = here, []
+            ranges.append((start, stop))
+            start = stop
+    if ranges:
+        yield block, ranges
 
 
 class Progress:
@@ -185,9 +244,9 @@ class Progress:
 
 
 class _Pool:
-    """Buffers of CHUNK+ bytes, reused (no page faults for every megabyte)."""
+    """Frame buffers, reused (no page faults for every megabyte)."""
 
-    def __init__(self, count, size=MAX_FRAME):
+    def __init__(self, count, size=_BUFFER):
         self.free = queue.Queue()
         for _ in range(count):
             self.free.put(bytearray(size))
@@ -199,24 +258,37 @@ class _Pool:
         self.free.put(buf)
 
 
-class _Thread:
-    """Runs FN in a thread; its exception is raised again by join()."""
+def _zero(view):
+    """Whether VIEW (at most CHUNK bytes) is all zeros (memcmp, no copy)."""
+    return _ZERO.startswith(view)
 
-    def __init__(self, fn):
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self.thread.start()
 
-    def _run(self, fn):
-        try:
-            fn()
-        except Exception as err:   # noqa: BLE001 - raised in the caller's thread
-            self.error = err
+def _read_block(fd, view, offset, name):
+    got = os.preadv(fd, [view], offset)
+    if got != len(view):
+        raise CopyError("%s changed size while being read" % name)
 
-    def join(self):
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+
+def _prepare(tls, server):
+    """The TLS context (None without TLS), the crypto modules imported: done
+    before the connection, so that a receiver is ready when its sender comes."""
+    import importlib
+    importlib.import_module("cryptography.hazmat.primitives.ciphers.aead")
+    if not tls:
+        return None
+    from qganeti import tlscert
+    return tlscert.context(server=server)
+
+
+def _handshake(sock, context, server):
+    """The socket to go on with: TLS for the opening only (see above)."""
+    if context is None:
+        return sock
+    return context.wrap_socket(sock, server_side=server)
+
+
+def _bare(sock, tls):
+    return sock.unwrap() if tls else sock
 
 
 # -- receiver ---------------------------------------------------------------------
@@ -239,18 +311,22 @@ def _tune(sock):
 
 
 class _Writer:
-    """The receiver's second thread: checks, decompresses, hashes and writes
-    the data frames the socket thread hands it."""
+    """The receiver's second thread: decrypts, decompresses and writes the
+    frames the socket thread hands it, in order, and keeps the checksum."""
 
-    def __init__(self, fd, size, level, mac_key, pool, progress):
-        self.fd, self.size, self.level, self.key = fd, size, level, mac_key
+    def __init__(self, fd, size, level, keys, held, pool, progress):
+        self.fd, self.size, self.level, self.keys = fd, size, level, keys
+        self.held = held                 # offset -> tag of the blocks kept (resume)
         self.pool = pool
         self.progress = progress
+        self.plain = bytearray(MAX_FRAME)
         self.items = queue.Queue(DEPTH)
         self.digest = hashlib.sha256()
         self.written = 0
+        self.kept = 0
         self.failed = None
-        self.thread = _Thread(self._run)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
     def put(self, item):
         if self.failed is not None:
@@ -262,36 +338,50 @@ class _Writer:
             item = self.items.get()
             if item is None:
                 return
-            seq, length, buf, mac = item
+            seq, kind, length, buf = item
             try:
                 if self.failed is None:
-                    self._write(seq, length, buf, mac)
+                    self._frame(seq, kind, length, buf)
             except Exception as err:   # noqa: BLE001 - reported to the socket thread
                 self.failed = err
             finally:
                 self.pool.put(buf)
 
-    def _write(self, seq, length, buf, mac):
-        view = memoryview(buf)[:length]
-        offset, raw_length = _DATA.unpack_from(view)
-        data = view[_DATA.size:]
-        if self.level != "none":
-            import zlib
-            try:
-                data = memoryview(zlib.decompress(data))
-            except zlib.error:
-                raise CopyError("stream corrupted: bad compressed data")
-        if len(data) != raw_length or offset + raw_length > self.size:
+    def _frame(self, seq, kind, length, buf):
+        sealed = memoryview(buf)[:length + TAG]
+        plain = memoryview(self.plain)[:length]
+        self.keys.open(seq, kind, sealed, plain)
+        tag = bytes(sealed[length:])
+        if length < _DATA.size or (kind != b"D" and length != _DATA.size):
+            raise CopyError("stream corrupted: bad %r frame" % kind)
+        offset, raw_length = _DATA.unpack_from(plain)
+        if offset + raw_length > self.size:
             raise CopyError("stream corrupted: extent %d+%d" % (offset, raw_length))
-        ehash = extent_hash(offset, data)
-        if self.key is not None and not hmac.compare_digest(
-                mac, _mac(self.key, seq, b"D", length, ehash)):
-            raise CopyError("stream corrupted: frame %d failed authentication" % seq)
-        done = 0
-        while done < raw_length:
-            done += os.pwrite(self.fd, data[done:], offset + done)
-        self.digest.update(ehash)
-        self.written += raw_length
+        if kind == b"D":
+            data = plain[_DATA.size:]
+            if self.level != "none":
+                import zlib
+                try:
+                    data = memoryview(zlib.decompress(data))
+                except zlib.error:
+                    raise CopyError("stream corrupted: bad compressed data")
+            if len(data) != raw_length:
+                raise CopyError("stream corrupted: extent %d+%d" % (offset, raw_length))
+            done = 0
+            while done < raw_length:
+                done += os.pwrite(self.fd, data[done:], offset + done)
+            self.written += raw_length
+        elif kind == b"S":
+            tag = self.held.get(offset)
+            if tag is None:
+                raise CopyError("stream corrupted: skip of a block not held")
+            self.kept += raw_length
+        else:
+            done = 0
+            while done < raw_length:
+                done += os.pwrite(self.fd, _ZERO_VIEW[:raw_length - done], offset + done)
+            tag = _NOTAG
+        _digest_entry(self.digest, offset, raw_length, tag)
         if self.progress:
             self.progress.update(offset + raw_length)
 
@@ -303,8 +393,21 @@ class _Writer:
         return self.digest
 
 
-def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TIMEOUT):
-    """Take one transfer into DEST; its summary dict.  CopyError on failure."""
+def partial_file(dest):
+    """Where a resumable transfer into DEST keeps what it has got."""
+    head, tail = os.path.split(dest)
+    return os.path.join(head, ".%s.volume-copy.partial" % tail)
+
+
+def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TIMEOUT,
+            resume=False):
+    """Take one transfer into DEST; its summary dict.  CopyError on failure.
+
+    With RESUME the temporary file is DEST's partial file: the blocks it
+    already holds are not sent again, and it is kept if the transfer fails."""
+    if not tls and key is None:
+        raise CopyError("without TLS a transfer key is needed")
+    context = _prepare(tls, server=True)
     listener.settimeout(timeout)
     try:
         sock, peer = listener.accept()
@@ -316,20 +419,20 @@ def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TI
     sock.settimeout(IO_TIMEOUT)
     tmp = fd = None
     try:
-        if tls:
-            from qganeti import tlscert
-            sock = tlscert.context(server=True).wrap_socket(sock, server_side=True)
-        chan = _Channel(sock, None if tls else key)
+        sock = _handshake(sock, context, server=True)
         nonce = os.urandom(32)
         sock.sendall(MAGIC + nonce)
-        kind, payload = chan.recv()
+        sock = _bare(sock, tls)
+        chan = _Channel(sock, _Keys(key, nonce, b"R"))
+        try:
+            kind, payload = chan.recv()
+        except _BadTag:
+            if key is None:
+                raise
+            raise CopyError("the sender did not prove the transfer key")
         if kind != b"H":
             raise CopyError("stream corrupted: no header")
         header = _json(payload, "header")
-        if key is not None:
-            wanted = hmac.new(key, nonce, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(str(header.get("auth", "")), wanted):
-                raise CopyError("the sender did not prove the transfer key")
         size = int(header.get("size", -1))
         if size < 0:
             raise CopyError("stream corrupted: bad size")
@@ -338,31 +441,31 @@ def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TI
             raise CopyError("unknown compression '%s'" % level)
         if progress:
             progress.total = size
-        tmp, fd = _open_target(dest, size)
+        tmp, fd, fresh = _open_target(dest, size, resume)
+        held = {} if fresh else _held_blocks(fd, size, chan.keys)
+        entries = [_ENTRY.pack(offset, tag) for offset, tag in held.items()]
+        for i in range(0, len(entries), ENTRIES_PER_FRAME):
+            chan.send(b"R", b"".join(entries[i:i + ENTRIES_PER_FRAME]))
+        chan.send(b"R", b"")
         pool = _Pool(DEPTH + 2)
-        writer = _Writer(fd, size, level, chan.mac_key, pool, progress)
+        writer = _Writer(fd, size, level, chan.keys, held, pool, progress)
         start = time.monotonic()
         try:
             while True:
                 kind, length = chan.recv_head()
-                if kind != b"D":
-                    payload = chan.exactly(length)
-                    chan.check(chan.received, kind, length, payload, chan.recv_mac())
-                    chan.received += 1
+                if kind not in (b"D", b"S", b"Z"):
+                    payload = chan.recv_body(kind, length)
                     if kind != b"E":
                         raise CopyError("stream corrupted: unexpected frame %r" % kind)
                     end = _json(payload, "end")
                     break
-                if length < _DATA.size:
-                    raise CopyError("stream corrupted: short data frame")
                 buf = pool.get()
                 try:
-                    chan.fill(memoryview(buf)[:length])
-                    mac = chan.recv_mac()
+                    chan.fill(memoryview(buf)[:length + TAG])
                 except BaseException:
                     pool.put(buf)
                     raise
-                writer.put((chan.received, length, buf, mac))
+                writer.put((chan.received, kind, length, buf))
                 chan.received += 1
         finally:
             digest = writer.finish()
@@ -382,14 +485,14 @@ def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TI
         seconds = time.monotonic() - start
         if progress:
             progress.update(size, force=True)
-        return {"bytes": size, "received": writer.written, "sha256": mine,
-                "seconds": round(seconds, 3), "peer": peer[0]}
+        return {"bytes": size, "received": writer.written, "kept": writer.kept,
+                "sha256": mine, "seconds": round(seconds, 3), "peer": peer[0]}
     except (OSError, ValueError, struct.error) as err:
         raise CopyError(_describe(err))
     finally:
         if fd is not None:
             os.close(fd)
-        if tmp is not None and tmp != dest:
+        if tmp is not None and tmp != dest and not resume:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
@@ -400,20 +503,47 @@ def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TI
             pass
 
 
-def _open_target(dest, size):
-    """(path written, fd): a temporary file beside DEST, unless DEST is a device."""
+def _open_target(dest, size, resume):
+    """(path written, fd, fresh): a temporary file beside DEST, unless DEST
+    is a device; with RESUME DEST's partial file, fresh unless it was there
+    with SIZE bytes."""
     import stat
     try:
         mode = os.stat(dest).st_mode
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
-        return dest, os.open(dest, os.O_WRONLY)
-    head, tail = os.path.split(dest)
-    tmp = os.path.join(head, ".%s.volume-copy.%d" % (tail, os.getpid()))
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        return dest, os.open(dest, os.O_RDWR), not resume
+    if resume:
+        import fcntl
+        tmp = partial_file(dest)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CopyError("another transfer into %s is running" % dest)
+        if os.fstat(fd).st_size == size:
+            return tmp, fd, False
+        os.ftruncate(fd, 0)
+    else:
+        head, tail = os.path.split(dest)
+        tmp = os.path.join(head, ".%s.volume-copy.%d" % (tail, os.getpid()))
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
     os.ftruncate(fd, size)
-    return tmp, fd
+    return tmp, fd, True
+
+
+def _held_blocks(fd, size, keys):
+    """{offset: tag} of the blocks of a partial target that hold data."""
+    held = {}
+    buf = bytearray(CHUNK)
+    for offset, _ in data_blocks(fd, size):
+        view = memoryview(buf)[:min(CHUNK, size - offset)]
+        _read_block(fd, view, offset, "the partial target")
+        if not _zero(view):
+            held[offset] = keys.block_tag(offset, view)
+    return held
 
 
 def _describe(err):
@@ -428,44 +558,83 @@ def _describe(err):
 # -- sender -------------------------------------------------------------------------
 
 class _Reader:
-    """The sender's second thread: reads, skips zeros, hashes and compresses
-    ahead of the socket thread; yields (offset, length, payload, extent hash,
-    buffer to give back) and holes as payload None."""
+    """The sender's second thread: reads the source block by block ahead of
+    the socket thread, skips zeros and the blocks the target holds,
+    compresses and seals the frames (numbered from SEQ).  Yields (offset,
+    length, frame length, buffer, kind, tag); a hole has kind None and no
+    buffer (for progress only)."""
 
-    def __init__(self, fd, size, level, name):
+    def __init__(self, fd, size, level, name, held, keys, seq):
         self.fd, self.size, self.level, self.name = fd, size, level, name
-        self.pool = _Pool(DEPTH + 2, CHUNK)
+        self.held, self.keys, self.seq = held, keys, seq
+        self.pool = _Pool(DEPTH + 2)
         self.items = queue.Queue(DEPTH)
-        self.digest = hashlib.sha256()
         self.stop = False
-        self.thread = _Thread(self._run)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _blocks(self):
+        """(offset, data regions) of the source's data blocks and the held ones."""
+        held = sorted(self.held)
+        i = 0
+        for offset, ranges in data_blocks(self.fd, self.size):
+            while i < len(held) and held[i] < offset:
+                yield held[i], []
+                i += 1
+            if i < len(held) and held[i] == offset:
+                i += 1
+            yield offset, ranges
+        for offset in held[i:]:
+            yield offset, []
 
     def _run(self):
         zlib = None
         if self.level is not None:
             import zlib
+        plain = bytearray(_DATA.size + CHUNK)
         try:
-            for begin, end in data_extents(self.fd, self.size):
-                offset = begin
-                while offset < end and not self.stop:
-                    length = min(CHUNK, end - offset)
-                    buf = self.pool.get()
-                    view = memoryview(buf)[:length]
-                    got = os.preadv(self.fd, [view], offset)
-                    if got != length:
-                        raise CopyError("%s changed size while being read" % self.name)
-                    if view == _ZERO[:length]:     # an all-zero block is a hole too
-                        self.pool.put(buf)
-                        self.items.put((offset, length, None, None, None))
+            for offset, ranges in self._blocks():
+                if self.stop:
+                    break
+                length = min(CHUNK, self.size - offset)
+                block = memoryview(plain)[_DATA.size:_DATA.size + length]
+                if ranges:
+                    _read_block(self.fd, block, offset, self.name)
+                if not ranges or _zero(block):       # zeros are a hole too
+                    if offset in self.held:
+                        self._frame(b"Z", offset, length, _DATA.pack(offset, length))
                     else:
-                        ehash = extent_hash(offset, view)
-                        self.digest.update(ehash)
-                        payload = zlib.compress(view, self.level) if zlib else view
-                        self.items.put((offset, length, payload, ehash, buf))
-                    offset += length
+                        self.items.put((offset, length, 0, None, None, None))
+                elif offset in self.held and hmac.compare_digest(
+                        self.held[offset], self.keys.block_tag(offset, block)):
+                    self._frame(b"S", offset, length, _DATA.pack(offset, length),
+                                self.held[offset])
+                else:
+                    if offset in self.held:      # the target's block is all rewritten
+                        ranges = [(offset, offset + length)]
+                    for start, end in ranges:
+                        first, last = start - offset, end - offset
+                        data = block[first:last]
+                        if _zero(data):
+                            continue
+                        if zlib:
+                            body = _DATA.pack(start, end - start) + zlib.compress(
+                                data, self.level)
+                        else:        # the header goes just before the data, no copy
+                            plain[first:first + _DATA.size] = _DATA.pack(start, end - start)
+                            body = memoryview(plain)[first:_DATA.size + last]
+                        self._frame(b"D", start, end - start, body)
         except Exception as err:   # noqa: BLE001 - raised in the socket thread
             self.items.put(err)
         self.items.put(None)
+
+    def _frame(self, kind, offset, length, body, tag=None):
+        buf = self.pool.get()
+        end = self.keys.seal(self.seq, kind, body, buf)
+        self.seq += 1
+        if tag is None:
+            tag = bytes(buf[end - TAG:end]) if kind == b"D" else _NOTAG
+        self.items.put((offset, length, end, buf, kind, tag))
 
     def __iter__(self):
         while True:
@@ -478,13 +647,30 @@ class _Reader:
 
     def close(self):
         self.stop = True
-        while self.thread.thread.is_alive():
+        while self.thread.is_alive():
             try:
                 item = self.items.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if isinstance(item, tuple) and item[4] is not None:
-                self.pool.put(item[4])
+            if isinstance(item, tuple) and item[3] is not None:
+                self.pool.put(item[3])
+
+
+def _held_list(chan, size):
+    """The receiver's R frames: {offset: tag} of the blocks it holds."""
+    held = {}
+    while True:
+        kind, payload = chan.recv()
+        if kind != b"R":
+            raise CopyError("stream corrupted: no resume list")
+        if not payload:
+            return held
+        if len(payload) % _ENTRY.size:
+            raise CopyError("stream corrupted: bad resume list")
+        for offset, tag in _ENTRY.iter_unpack(payload):
+            if offset % CHUNK or offset >= size:
+                raise CopyError("stream corrupted: bad resume block %d" % offset)
+            held[offset] = tag
 
 
 def send(host, port, src, key=None, tls=True, compress="none", progress=None,
@@ -492,6 +678,9 @@ def send(host, port, src, key=None, tls=True, compress="none", progress=None,
     """Stream SRC to a receiver at HOST:PORT; its summary dict."""
     if compress not in COMPRESS_LEVELS:
         raise CopyError("unknown compression '%s'" % compress)
+    if not tls and key is None:
+        raise CopyError("without TLS a transfer key is needed")
+    context = _prepare(tls, server=False)
     fd = os.open(src, os.O_RDONLY)
     try:
         size = os.lseek(fd, 0, os.SEEK_END)
@@ -502,28 +691,32 @@ def send(host, port, src, key=None, tls=True, compress="none", progress=None,
     _tune(sock)
     reader = None
     try:
-        if tls:
-            from qganeti import tlscert
-            sock = tlscert.context(server=False).wrap_socket(sock)
-        chan = _Channel(sock, None if tls else key)
-        hello = chan.exactly(len(MAGIC) + 32)
+        sock = _handshake(sock, context, server=False)
+        hello = bytearray(len(MAGIC) + 32)
+        _Channel(sock, None).fill(memoryview(hello))
         if bytes(hello[:len(MAGIC)]) != MAGIC:
             raise CopyError("the peer is not a volume-copy receiver")
         nonce = bytes(hello[len(MAGIC):])
-        auth = hmac.new(key, nonce, hashlib.sha256).hexdigest() if key is not None else ""
-        chan.send_json(b"H", {"size": size, "compress": compress, "auth": auth})
-        sent = 0
+        sock = _bare(sock, tls)
+        chan = _Channel(sock, _Keys(key, nonce, b"S"))
+        chan.send_json(b"H", {"size": size, "compress": compress})
+        held = _held_list(chan, size)
+        sent = skipped = 0
+        digest = hashlib.sha256()
         start = time.monotonic()
-        reader = _Reader(fd, size, COMPRESS_LEVELS[compress], src)
-        for offset, length, payload, ehash, buf in reader:
-            if payload is not None:
-                chan.send_data(offset, length, payload, ehash)
+        reader = _Reader(fd, size, COMPRESS_LEVELS[compress], src, held, chan.keys,
+                         chan.sent)
+        for offset, length, end, buf, kind, tag in reader:
+            if buf is not None:
+                sock.sendall(memoryview(buf)[:end])
                 reader.pool.put(buf)
-                sent += length
+                chan.sent += 1
+                _digest_entry(digest, offset, length, tag)
+                sent += length if kind == b"D" else 0
+                skipped += length if kind == b"S" else 0
             if progress:
                 progress.update(offset + length)
         reader.thread.join()
-        digest = reader.digest
         digest.update(struct.pack(">Q", size))
         mine = digest.hexdigest()
         chan.send_json(b"E", {"sha256": mine, "sent": sent})
@@ -535,7 +728,8 @@ def send(host, port, src, key=None, tls=True, compress="none", progress=None,
         seconds = time.monotonic() - start
         if progress:
             progress.update(size, force=True)
-        return {"bytes": size, "sent": sent, "sha256": mine, "seconds": round(seconds, 3),
+        return {"bytes": size, "sent": sent, "skipped": skipped, "sha256": mine,
+                "seconds": round(seconds, 3),
                 "mbps": round(size / max(seconds, 1e-6) / 1e6, 1)}
     except (OSError, ValueError, struct.error) as err:
         raise CopyError(_describe(err))

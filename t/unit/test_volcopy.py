@@ -26,14 +26,15 @@ def sparse_source(path, size=32 << 20):
     return path
 
 
-def copy(src, dst, key=b"k" * 32, send_key=None, tls=True, compress="none"):
+def copy(src, dst, key=b"k" * 32, send_key=None, tls=True, compress="none", resume=False):
     listener = volcopy.listen("127.0.0.1")
     port = listener.getsockname()[1]
     out = {}
 
     def receive():
         try:
-            out["received"] = volcopy.receive(listener, dst, key, tls=tls, timeout=20)
+            out["received"] = volcopy.receive(listener, dst, key, tls=tls, timeout=20,
+                                              resume=resume)
         except volcopy.CopyError as err:
             out["receive_error"] = err
     thread = threading.Thread(target=receive)
@@ -119,3 +120,122 @@ def test_a_stranger_certificate_is_refused(root, tmp_path_factory):
 def test_unknown_compression(root):
     with pytest.raises(volcopy.CopyError, match="unknown compression"):
         volcopy.send("127.0.0.1", 1, "/dev/null", None, compress="zstd")
+
+
+def same(a, b):
+    with open(a, "rb") as one, open(b, "rb") as two:
+        return one.read() == two.read()
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_resume_sends_only_what_the_partial_target_lacks(root, tls):
+    mib = 1 << 20
+    src = str(root / "src")
+    with open(src, "wb") as handle:           # 12 MiB: data, a hole, data
+        handle.write(os.urandom(6 * mib))
+        handle.seek(9 * mib)
+        handle.write(os.urandom(3 * mib))
+    dst = str(root / "dst")
+    partial = volcopy.partial_file(dst)
+    with open(src, "rb") as a, open(partial, "wb") as b:
+        b.write(a.read(4 * mib))               # blocks 0-3 already there ...
+        b.truncate(12 * mib)
+    with open(partial, "r+b") as b:
+        b.seek(2 * mib + 5)
+        b.write(b"X")                          # ... but block 2 is damaged
+        b.seek(7 * mib)
+        b.write(b"stale")                      # stale data where the source has a hole
+    out = copy(src, dst, tls=tls, resume=True)
+    assert "sent" in out and "received" in out, out
+    assert same(src, dst)
+    assert not os.path.exists(partial)
+    assert out["sent"]["skipped"] == 3 * mib       # blocks 0, 1, 3
+    assert out["sent"]["sent"] == 6 * mib          # blocks 2, 4, 5, 9, 10, 11
+    assert out["received"]["kept"] == 3 * mib
+    assert out["sent"]["sha256"] == out["received"]["sha256"]
+
+
+def test_resume_with_a_partial_of_another_size_starts_again(root):
+    src = sparse_source(str(root / "src"))
+    dst = str(root / "dst")
+    with open(volcopy.partial_file(dst), "wb") as handle:
+        handle.write(os.urandom(1 << 20))
+    out = copy(src, dst, resume=True)
+    assert "received" in out, out
+    assert same(src, dst)
+    assert out["sent"]["skipped"] == 0
+
+
+def cut_proxy(port, after):
+    """A proxy to PORT that drops the connection after AFTER bytes from the client."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run():
+        client, _ = listener.accept()
+        server = socket.create_connection(("127.0.0.1", port))
+
+        def back():
+            try:
+                while True:
+                    data = server.recv(65536)
+                    if not data:
+                        break
+                    client.sendall(data)
+            except OSError:
+                pass
+        threading.Thread(target=back, daemon=True).start()
+        seen = 0
+        while seen < after:
+            data = client.recv(min(65536, after - seen))
+            if not data:
+                break
+            server.sendall(data)
+            seen += len(data)
+        for sock in (server, client):
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_an_interrupted_resumable_transfer_keeps_its_partial_file(root):
+    src = str(root / "src")
+    with open(src, "wb") as handle:
+        handle.write(os.urandom(16 << 20))
+    dst = root / "dst"
+    listener = volcopy.listen("127.0.0.1")
+    out = {}
+
+    def receive():
+        try:
+            volcopy.receive(listener, str(dst), b"k" * 32, timeout=20, resume=True)
+        except volcopy.CopyError as err:
+            out["receive_error"] = err
+    thread = threading.Thread(target=receive)
+    thread.start()
+    port = cut_proxy(listener.getsockname()[1], 6 << 20)
+    with pytest.raises(volcopy.CopyError):
+        volcopy.send("127.0.0.1", port, src, b"k" * 32)
+    thread.join()
+    assert "connection closed" in str(out["receive_error"])
+    partial = volcopy.partial_file(str(dst))
+    assert os.path.exists(partial) and not dst.exists()
+    out = copy(src, str(dst), resume=True)
+    assert "received" in out, out
+    assert same(src, str(dst))
+    assert out["sent"]["skipped"] >= 4 << 20
+    assert out["sent"]["skipped"] + out["sent"]["sent"] == 16 << 20
+
+
+def test_two_resumable_transfers_into_one_target_are_refused(root):
+    import fcntl
+    src = sparse_source(str(root / "src"))
+    dst = str(root / "dst")
+    with open(volcopy.partial_file(dst), "wb") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        out = copy(src, dst, resume=True)
+    assert "another transfer into" in str(out["receive_error"])
+    assert not os.path.exists(dst)
