@@ -73,62 +73,6 @@ COMPILE_THRESHOLD = 50000
 ACCELERATE = [False]
 
 
-_BUFFERS = {}       # the scans' move buffers, shared by all trials
-
-
-def _compiled(cl):
-    """jit.Compiled whose scan reuses its move buffers: hsqueeze runs
-    thousands of short scans, and zero-filling ~2 MB of fresh buffers for
-    each cost as much as the scan itself.  (The same change belongs in
-    jit.Compiled.scan; this override can go once it is there.)"""
-    from qganeti.htools import jit
-
-    class Compiled(jit.Compiled):
-        def _buffer(self, name, size, dtype):
-            have = _BUFFERS.get(name)
-            if have is None or len(have) < size:
-                have = _BUFFERS[name] = self.np.empty(size, dtype=dtype)
-            return have
-
-        def scan(self, cl, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
-                 flags, tol, gcount, buffer, modes, tmask, start):
-            np = self.np
-            f8, i8 = np.float64, np.int64
-            chunks = self.chunks
-            best = np.array([start])
-            inst_best = np.zeros(len(cands))
-            bests = np.zeros(chunks)
-            count = np.zeros(chunks, dtype=i8)
-            over = np.zeros(chunks, dtype=i8)
-            # written before they are read, up to count[chunk] per chunk
-            buf_i = self._buffer("i", buffer * chunks, i8)
-            buf_m = self._buffer("m", buffer * chunks, i8)
-            buf_t = self._buffer("t", buffer * chunks, i8)
-            buf_s = self._buffer("s", buffer * chunks, f8)
-            gcount = np.array(gcount, dtype=i8)
-            self.kern.scan_moves(
-                chunks, self.nf, self.inf, np.array(cands, dtype=i8),
-                np.array(targets, dtype=i8), np.array(vals, dtype=f8),
-                np.array(mean, dtype=f8), np.array(c1, dtype=f8), np.array(c2, dtype=f8),
-                np.array(cnt, dtype=f8), np.array(sums, dtype=f8), np.array(kinds, dtype=i8),
-                np.array(weights, dtype=f8), self.peers, cl.nnodes, self.ptag, cl.ntags,
-                self.etag_ptr, self.etag_ids, self.loc, self.dsrd, cl.words, self.mig,
-                self.rmig, gcount, np.array(flags, dtype=i8), tol, best, buf_i, buf_m, buf_t,
-                buf_s, count, over, self.scratch, self.svals,
-                np.zeros(len(gcount) * chunks, dtype=i8), self.nodes, self.voffs, bests,
-                np.array(modes, dtype=i8), np.array(tmask, dtype=i8), inst_best)
-            entries = []
-            for chunk, have in enumerate(count.tolist()):
-                if have:
-                    base = chunk * buffer
-                    entries.extend(zip(buf_i[base:base + have].tolist(),
-                                       buf_m[base:base + have].tolist(),
-                                       buf_t[base:base + have].tolist(),
-                                       buf_s[base:base + have].tolist()))
-            return int(over.max()), float(bests.min()), entries, inst_best.tolist()
-    return Compiled(cl)
-
-
 class _Balancer:
     """hbal's Balancer, remembering exact scores within a step: on
     squeeze clusters many candidates move look-alike instances between
@@ -152,10 +96,7 @@ class _Balancer:
                         memo.clear()
                     memo[key] = super().exact_score(i, move, tdx)
                 return memo[key]
-        bal = Balancer(cl, nodes, insts, algo, accelerate=False)
-        if accelerate:
-            bal.jit = _compiled(cl)
-        return bal
+        return Balancer(cl, nodes, insts, algo, accelerate=accelerate)
 
 
 def balance(cl):
