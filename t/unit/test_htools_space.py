@@ -21,7 +21,7 @@ needs_peer = pytest.mark.skipif(not htools_peer.peer_available("hspace"),
                                 reason="Debian's ganeti-htools is not installed")
 
 # hspace results that differ from Ganeti's (see hspace(1), BUGS)
-HSPACE_KNOWN = {"hspace-tiered-mixed.data"}
+HSPACE_KNOWN = set()
 TIERED_GAP = "tiered shrinking picks other smaller specs than Ganeti's (hspace(1), BUGS)"
 
 
