@@ -42,6 +42,15 @@ def test_hspace_on_test_data(path):
 
 
 @needs_peer
+@pytest.mark.parametrize("options", [[], ["--machine-readable"], ["--no-capacity-checks"]])
+def test_hspace_independent_groups(options):
+    # the bad group is left out; tiered allocation on the good one places
+    # exactly as many instances as Ganeti's
+    check("hspace", ["-t", os.path.join(DATA, "hspace-bad-group.data"),
+                     "--independent-groups"] + options)
+
+
+@needs_peer
 def test_hspace_saves_the_allocated_states():
     check("hspace", ["-t", os.path.join(DATA, "hspace-tiered.data"), "-S", "out"],
           files=["out.tiered", "out.standard"])
