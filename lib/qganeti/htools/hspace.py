@@ -319,13 +319,6 @@ class Allocator:
             self.memo[key] = answer
         return answer
 
-    def alloc_fn(self, spec):
-        """tryAlloc on the current state, nothing kept (failures count)."""
-        try:
-            return self.try_alloc(spec, self.aopts.capacity, False)
-        except alloc.AllocError:
-            return alloc.Solution()
-
 
 def copy_cluster(cl):
     """Cluster.copy, also of the instance lists new instances extend."""
