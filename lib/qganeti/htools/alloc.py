@@ -322,6 +322,76 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     return annotate(total)
 
 
+def alloc_exists(cl, nodes, i, alloc_nodes, opts):
+    """What try_alloc's Solution says about fitting, without scoring:
+    (its failure codes as a set, whether it has a best placement).  A
+    placement is found exactly when some candidate passes the checks and
+    the capacity check; the FailN1 code is there when no candidate passes
+    the capacity check but some passed the others."""
+    kind, targets = alloc_nodes
+    force = opts.ignore_soft_errors
+    codes, oks = set(), []
+    if kind == 2:
+        if not targets:
+            raise AllocError("Not enough online nodes")
+        for p, secondaries in targets:
+            rc = policy_check(cl, cl.instrecs[i], p)
+            if rc != OK:
+                codes.add(rc)
+                continue
+            for s in secondaries:
+                iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
+                prow = [0.0] * NF
+                rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                                     cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words,
+                                     force, prow, 0)
+                if rc == OK:
+                    srow = [0.0] * NF
+                    rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
+                                         False, False, srow, 0)
+                    if rc == OK:
+                        oks.append(Alloc([p, s], [(p, prow), (s, srow)], 0.0, iloc))
+                        continue
+                codes.add(rc)
+    else:
+        if not targets:
+            raise AllocError("No online nodes")
+        for p in targets:
+            rc = policy_check(cl, cl.instrecs[i], p)
+            if rc == OK:
+                prow = [0.0] * NF
+                rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i,
+                                     cl.inf[i * IF + I_LOC_SCORE], cl.ptag, cl.ntags,
+                                     cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words,
+                                     force, prow, 0)
+                if rc == OK:
+                    oks.append(Alloc([p], [(p, prow)], 0.0, cl.inf[i * IF + I_LOC_SCORE]))
+                    continue
+            codes.add(rc)
+    if not oks:
+        return codes, False
+    if not opts.capacity:
+        return codes, True
+    from qganeti.htools.globaln1 import FastN1
+    fast = FastN1(cl, evacuees(cl, nodes, opts))
+
+    def good(alloc):
+        def trial(tried):
+            journal = moves.Journal(cl)
+            place(cl, i, alloc, journal)
+            try:
+                return all(can_evacuate(cl, n, opts) for n in tried)
+            finally:
+                journal.restore()
+        if not fast.usable:
+            return trial(evacuees(cl, nodes, opts))
+        return fast.good(i, alloc, trial)
+    if any(good(a) for a in oks):
+        return codes, True
+    codes.add(C.FAIL_N1)
+    return codes, False
+
+
 def gen_alloc_nodes(cl, nodes, count, opts, drop_unallocable=False):
     """Cluster.genAllocNodes: (1, [node]) or (2, [(primary, [secondary])])."""
     online = [n for n in nodes if not cl.nf[n * NF + OFFLINE]]

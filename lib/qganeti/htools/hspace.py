@@ -131,6 +131,9 @@ class Spec:
         self.dt, self.su = dt, su
         self.disks = disks if disks is not None else [(dsk, spn)]
 
+    def key(self):
+        return (self.mem, self.dsk, self.cpu, tuple(self.disks), self.dt, self.su)
+
     def rspec(self):
         """Instance.specOf."""
         spn = self.disks[0][1] if len(self.disks) == 1 and self.disks[0][1] is not None \
@@ -182,6 +185,12 @@ class Allocator:
         self.aopts = aopts
         self.placed = []          # (instance index, Spec) in allocation order
         self.all_nodes = list(range(cl.nnodes))
+        # Tiered allocation asks again and again about the same specs on
+        # the same cluster state: the answers are kept until the state
+        # changes (an instance placed, a snapshot restored).
+        self.version = 0
+        self.memo = {}
+        self.redundant_memo = None
 
     def _add(self, spec, name):
         rec = InstRec(name, spec.mem, spec.dsk, list(spec.disks), spec.cpu, C.ST_RUNNING, [],
@@ -203,9 +212,18 @@ class Allocator:
     def _marks(self):
         return len(self.cl.etag_ids), len(self.cl.dsrd), len(self.cl.inf)
 
+    def _changed(self):
+        self.version += 1
+        self.memo = {}
+        self.redundant_memo = None
+
     def try_alloc(self, spec, capacity, keep):
         """Cluster.tryAlloc for one new instance: the Solution; with keep,
         the best placement is made real."""
+        key = (spec.key(), capacity)
+        sol = self.memo.get(key)
+        if sol is not None and (sol.best is None or not keep):
+            return sol
         marks = self._marks()
         i = self._add(spec, "new-%d" % len(self.placed))
         opts = alloc.Options(self.aopts.ignore_soft_errors, capacity, None,
@@ -219,9 +237,17 @@ class Allocator:
         if keep and sol.best is not None:
             alloc.place(self.cl, i, sol.best)
             self.placed.append((i, spec))
+            self._changed()
         else:
             self._drop_last(marks)
+            self.memo[key] = sol
         return sol
+
+    def redundant(self):
+        """GlobalN1.redundant of the current state."""
+        if self.redundant_memo is None:
+            self.redundant_memo = alloc.redundant(self.cl, self.all_nodes, self.aopts)
+        return self.redundant_memo
 
     def small_steps(self, spec, capacity, limit):
         """iterateAllocSmallStep: place copies until one fails; the
@@ -240,6 +266,7 @@ class Allocator:
 
     def restore(self, snap):
         self.cl, self.placed = copy_cluster(snap[0]), list(snap[1])
+        self._changed()
 
     def iterate(self, spec, limit, huge=True):
         """iterateAlloc': batches checked for global N+1 redundancy at the
@@ -252,9 +279,13 @@ class Allocator:
         else:
             batch, rest = min(step, limit), max(0, limit - step)
         before = len(self.placed)
+        first = self.try_alloc(spec, False, False)
+        if first.best is None and self.redundant():
+            # nothing to place and nothing to undo: no snapshot needed
+            return alloc.collapse(first.failures)
         snap = self.snapshot()
         errs = self.small_steps(spec, False, batch)
-        if alloc.redundant(self.cl, self.all_nodes, self.aopts):
+        if self.redundant():
             if rest == 0 or len(self.placed) == before:
                 return errs
             return self.iterate(spec, rest, huge)
@@ -263,12 +294,30 @@ class Allocator:
             return self.iterate(spec, limit, False)
         return self.small_steps(spec, True, limit)
 
-    def alloc_fn(self, spec):
-        """tryAlloc on the current state, nothing kept (failures count)."""
-        try:
-            return self.try_alloc(spec, self.aopts.capacity, False)
-        except alloc.AllocError:
-            return alloc.Solution()
+    def fits(self, spec):
+        """alloc.alloc_exists for the spec on the current state (what
+        sufficesShrinking asks of tryAlloc)."""
+        key = (spec.key(), "fits")
+        answer = self.memo.get(key)
+        if answer is None:
+            sol = self.memo.get((spec.key(), self.aopts.capacity))
+            if sol is not None:
+                answer = set(sol.failures), sol.best is not None
+            else:
+                marks = self._marks()
+                i = self._add(spec, "new-%d" % len(self.placed))
+                opts = alloc.Options(self.aopts.ignore_soft_errors, self.aopts.capacity, None,
+                                     self.aopts.accept_existing)
+                opts.ignore_groups = self.aopts.ignore_groups
+                try:
+                    answer = alloc.alloc_exists(self.cl, self.all_nodes, i, self.alloc_nodes,
+                                                opts)
+                except alloc.AllocError:
+                    answer = set(), False
+                finally:
+                    self._drop_last(marks)
+            self.memo[key] = answer
+        return answer
 
 
 def copy_cluster(cl):
@@ -294,73 +343,64 @@ def guess_bigstep(cl, spec):
     return max(20, guess)
 
 
-def underlying(mode):
-    return C.FAIL_MEM if mode == C.FAIL_N1 else mode
-
-
-def _count(sol, res):
-    return sum(1 for code in sol.failures if underlying(code) == res)
-
-
-def first_change(pred, count):
-    """Where doShrink's search lands: the first shrink step whose failure
-    count differs (Ganeti's monotoneFind, as its results show)."""
-    for k in range(count):
-        if pred(k):
-            return k
-    return None
-
-
-def do_shrink(allocator, spec, mode):
-    res = underlying(mode)
-    cache = {}
-
-    def solution(k):
-        if k not in cache:
-            cache[k] = allocator.alloc_fn(candidates[k])
-        return cache[k]
-    candidates = iterate_ok(spec, res)
-    initial = _count(solution(0), res)
-    found = first_change(lambda k: _count(solution(k), res) != initial, len(candidates))
-    return None if found is None else candidates[found]
-
-
 def suffices_shrinking(allocator, spec, mode):
+    """Cluster.sufficesShrinking: shrink one resource while the allocation
+    fails on it; the first spec that fits, if any."""
     for candidate in iterate_ok(spec, mode):
-        sol = allocator.alloc_fn(candidate)
-        if sol.best is not None:
+        codes, fits = allocator.fits(candidate)
+        if fits:
             return candidate
-        if mode not in sol.failures:
+        if mode not in codes:
             return None
     return None
 
 
 def tiered(allocator, spec, limit):
-    """Cluster.tieredAlloc: (collapsed failures of the last round)."""
-    errs = allocator.iterate(spec, limit)
-    count = len(allocator.placed)
-    if limit is not None:
-        if limit <= count:
-            return errs
-        limit = limit - count
-    ordered = sorted(errs, key=lambda e: -e[1])
-    modes = []
-    for code, _ in ordered:
-        if underlying(code) not in modes:
-            modes.append(underlying(code))
-    before = allocator.snapshot()
-    if modes:
-        smaller = do_shrink(allocator, spec, modes[0])
+    """Cluster.tieredAlloc as Ganeti 3.0.2 runs it: place copies of the
+    spec; then shrink it one unit on the failure mode that blocked most
+    placements (on a tie, the later mode in FailMode order) and go on;
+    if nothing more got placed that way, shrink the spec on each failure
+    mode in turn (most frequent first, ties the same way) until it fits
+    (sufficesShrinking) and go on from there.  Each shrink is a level of
+    Ganeti's recursion; here the levels are a stack.  The collapsed
+    failures of the last round are returned."""
+    stack = []     # (spec, errs, limit for deeper levels, placed count) per level
+    while True:
+        errs = allocator.iterate(spec, limit)
+        count = len(allocator.placed)
+        if limit is not None and limit <= count:
+            result = errs
+        else:
+            deeper = None if limit is None else limit - count
+            modes = [code for code, _ in sorted(errs, key=lambda e: e[1])]
+            smaller = spec.shrink(modes[-1]) if modes else None
+            if smaller is not None:
+                stack.append((spec, errs, deeper, count))
+                spec, limit = smaller, deeper
+                continue
+            result, spec, limit = _fallback(allocator, spec, errs, deeper)
+            if spec is not None:
+                continue
+        # unwind: a level whose deeper levels placed nothing tries its fallback
+        while stack:
+            pspec, perrs, plimit, pcount = stack.pop()
+            if len(allocator.placed) > pcount:
+                continue
+            result, spec, limit = _fallback(allocator, pspec, perrs, plimit)
+            if spec is not None:
+                break
+        else:
+            return result
+
+
+def _fallback(allocator, spec, errs, limit):
+    """tieredAlloc's bigSteps: (errs, None, None) when no single resource's
+    shrinking lets the spec fit, else (None, next spec, its limit)."""
+    for code, _ in reversed(sorted(errs, key=lambda e: e[1])):
+        smaller = suffices_shrinking(allocator, spec, code)
         if smaller is not None:
-            new_errs = tiered(allocator, smaller, limit)
-            if len(allocator.placed) > len(before[1]):
-                return new_errs
-            allocator.restore(before)
-    for mode in modes[1:]:
-        smaller = suffices_shrinking(allocator, spec, mode)
-        if smaller is not None:
-            return tiered(allocator, smaller, limit)
-    return errs
+            return None, smaller, limit
+    return errs, None, None
 
 
 def sort_reasons(errs):
