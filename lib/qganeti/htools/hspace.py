@@ -167,13 +167,12 @@ class Spec:
 
 
 def iterate_ok(spec, mode):
-    """Ganeti's iterateOk with shrinkByType: the spec, then each shrink."""
-    specs = [spec]
-    while True:
-        nxt = specs[-1].shrink(mode)
-        if nxt is None:
-            return specs
-        specs.append(nxt)
+    """Ganeti's iterateOk with shrinkByType: the spec, then each shrink
+    (lazily: a 2 TiB disk shrinks in thousands of steps, and the caller
+    mostly stops after a few)."""
+    while spec is not None:
+        yield spec
+        spec = spec.shrink(mode)
 
 
 class Allocator:
@@ -345,14 +344,27 @@ def guess_bigstep(cl, spec):
 
 def suffices_shrinking(allocator, spec, mode):
     """Cluster.sufficesShrinking: shrink one resource while the allocation
-    fails on it; the first spec that fits, if any."""
+    fails on it; the first spec that fits, if any.  Each level of tiered
+    allocation asks this on the same state from a spec one unit smaller,
+    walking the same chain again; every spec walked keeps the answer."""
+    memo = allocator.memo
+    walked = []
+    answer = None
     for candidate in iterate_ok(spec, mode):
+        key = (candidate.key(), mode, "shrinking")
+        if key in memo:
+            answer = memo[key]
+            break
+        walked.append(key)
         codes, fits = allocator.fits(candidate)
         if fits:
-            return candidate
+            answer = candidate
+            break
         if mode not in codes:
-            return None
-    return None
+            break
+    for key in walked:
+        memo[key] = answer
+    return answer
 
 
 def tiered(allocator, spec, limit):
