@@ -218,14 +218,20 @@ def best_single(cl, nodes, targets, i):
     lowest score; on a tie the later target), without scoring every
     target from scratch: Ganeti's incremental statistics estimate each
     score (to ~1e-12), and only those within a hair of the best
-    estimate get the full recomputation that decides."""
-    stats = metrics.cluster_stats(cl, nodes)
+    estimate get the full recomputation that decides.  The nodes' values
+    are computed once; a target's full score swaps in its own."""
+    values = {n: metrics.node_vals(cl, n) for n in nodes}
+    stats = metrics.stats_of_values(cl, nodes, values)
     rec = cl.instrecs[i]
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    policy = {}         # the answer depends on the group's policy and exclusive storage
     estimates = []
     for p in targets:
-        if policy_check(cl, rec, p) != OK:
+        key = (cl.node_group(p), cl.nf[p * NF + C.EXCL])
+        if key not in policy:
+            policy[key] = policy_check(cl, rec, p)
+        if policy[key] != OK:
             continue
-        iloc = cl.inf[i * IF + I_LOC_SCORE]
         prow = [0.0] * NF
         rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
                              cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, True,
@@ -235,17 +241,26 @@ def best_single(cl, nodes, targets, i):
         new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF],
                                    metrics.instance_map(cl, p), prow,
                                    metrics.instance_map(cl, p, _node_map_after_add(cl, p, i)),
-                                   not cl.nf[p * NF + OFFLINE])
-        estimates.append((metrics.score_of_stats(new), p))
+                                   not cl.nf[p * NF + OFFLINE], values.get(p))
+        estimates.append((metrics.score_of_stats(new), p, prow))
     if not estimates:
         return None
-    if all(math.isfinite(score) for score, _ in estimates):
-        low = min(score for score, _ in estimates)
+    if all(math.isfinite(score) for score, _, _ in estimates):
+        low = min(score for score, _, _ in estimates)
         tol = 1e-9 * max(1.0, abs(low))
-        close = [p for score, p in estimates if score <= low + tol]
+        close = [(p, prow) for score, p, prow in estimates if score <= low + tol]
     else:                   # infinite or NaN scores: no shortcut
-        close = [p for _, p in estimates]
-    oks = [allocate_on_single(cl, nodes, i, p, True) for p in close]
+        close = [(p, prow) for _, p, prow in estimates]
+    oks = []
+    for p, prow in close:
+        old = values.get(p)
+        if p in values:
+            values[p] = metrics.node_vals(cl, p, {p: prow})
+        score = metrics.score_of_stats(metrics.stats_of_values(
+            cl, nodes, values, {p: _node_map_after_add(cl, p, i)}))
+        if old is not None:
+            values[p] = old
+        oks.append(Alloc([p], [(p, prow)], score, iloc))
     return collection_to_solution([], oks, lambda a: True).best
 
 

@@ -43,12 +43,18 @@ def cluster_stats(cl, nodes, rows=None, rtags=None):
     """Metrics.compClusterStatistics over the given nodes: per component
     (count, sum, variance), a sum, or the merged pair multiset.  rows and
     rtags override some nodes' table rows and exclusion tag counts."""
+    return stats_of_values(cl, nodes, {n: node_vals(cl, n, rows) for n in nodes}, rtags)
+
+
+def stats_of_values(cl, nodes, values, rtags=None):
+    """cluster_stats from each node's component values (node_vals), for
+    callers that score many variants of one cluster."""
     if not nodes:
         return []       # Ganeti has no statistics (and a score of 0) then
     online = [n for n in nodes if not cl.nf[n * NF + OFFLINE]]
     offline = [n for n in nodes if cl.nf[n * NF + OFFLINE]]
-    onvals = [node_vals(cl, n, rows) for n in online]
-    offvals = [node_vals(cl, n, rows) for n in offline]
+    onvals = [values[n] for n in online]
+    offvals = [values[n] for n in offline]
     stats = []
     for c, kind in enumerate(KINDS):
         if kind == STD:
@@ -91,7 +97,16 @@ def score_of_stats(stats):
     """compCVfromStats: the weighted sum, in component order."""
     total = 0.0
     for c, stat in enumerate(stats):
-        total += stat_value(c, stat) * WEIGHTS[c]
+        # stat_value, inline: allocation scores a million of these
+        kind = KINDS[c]
+        if kind == STD:
+            var = stat[2]
+            value = math.sqrt(var) if var == var else var
+        elif kind == MAP:
+            value = float(sum(stat.values()) - len(stat))
+        else:
+            value = stat
+        total += value * WEIGHTS[c]
     return total
 
 
@@ -104,14 +119,16 @@ _SUM_COMPS = [c for c, kind in enumerate(KINDS) if kind == SUM]
 _MAP_COMPS = [c for c, kind in enumerate(KINDS) if kind == MAP]
 
 
-def update_stats(stats, cl, old_row, old_map, new_row, new_map, online):
+def update_stats(stats, cl, old_row, old_map, new_row, new_map, online, old_vals=None):
     """Metrics.updateClusterStatistics: replace one node's contribution
-    (only when that node is online; offline components stay)."""
+    (only when that node is online; offline components stay).  old_vals:
+    old_row's node_vals, where the caller has them."""
     if not online or not stats:
         return stats
-    old_vals = [0.0] * NCOMP
+    if old_vals is None:
+        old_vals = [0.0] * NCOMP
+        kernels.node_values(old_row, 0, old_vals, 0)
     new_vals = [0.0] * NCOMP
-    kernels.node_values(old_row, 0, old_vals, 0)
     kernels.node_values(new_row, 0, new_vals, 0)
     out = list(stats)
     for c in _STD_COMPS:
