@@ -157,15 +157,16 @@ def _node_map_after_add(cl, n, i):
     return counts
 
 
-def allocate_on_pair(cl, stats, i, p, s, force, cache=None):
+def allocate_on_pair(cl, stats, i, p, s, force, cache=None, values=None):
     """Cluster.allocateOnPair.  The primary's half (policy, new row and
     statistics) is the same for every secondary with the same location
-    score: `cache` (a dict) keeps it between calls for one instance."""
+    score: `cache` (a dict) keeps it between calls for one instance.
+    values: the nodes' node_vals as `stats` has them, where known."""
     iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
     key = (p, iloc)
     half = cache.get(key) if cache is not None else None
     if half is None:
-        half = _primary_half(cl, stats, i, p, iloc, force)
+        half = _primary_half(cl, stats, i, p, iloc, force, values)
         if cache is not None:
             cache[key] = half
     if not isinstance(half, tuple):
@@ -178,11 +179,11 @@ def allocate_on_pair(cl, stats, i, p, s, force, cache=None):
         return rc
     smap = metrics.instance_map(cl, s)
     new = metrics.update_stats(pstats, cl, cl.nf[s * NF:(s + 1) * NF], smap, srow, smap,
-                               not cl.nf[s * NF + OFFLINE])
+                               not cl.nf[s * NF + OFFLINE], values and values.get(s))
     return Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new), iloc)
 
 
-def _primary_half(cl, stats, i, p, iloc, force):
+def _primary_half(cl, stats, i, p, iloc, force, values=None):
     rc = policy_check(cl, cl.instrecs[i], p)
     if rc != OK:
         return rc
@@ -194,7 +195,8 @@ def _primary_half(cl, stats, i, p, iloc, force):
     pmap_old = metrics.instance_map(cl, p)
     pmap_new = metrics.instance_map(cl, p, _node_map_after_add(cl, p, i))
     return prow, metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
-                                      pmap_new, not cl.nf[p * NF + OFFLINE])
+                                      pmap_new, not cl.nf[p * NF + OFFLINE],
+                                      values and values.get(p))
 
 
 def allocate_on_single(cl, nodes, i, p, force):
@@ -315,13 +317,14 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
-        stats = metrics.cluster_stats(cl, nodes)
+        values = {n: metrics.node_vals(cl, n) for n in nodes}
+        stats = metrics.stats_of_values(cl, nodes, values)
         total = Solution()
         cache = {}
         for p, secondaries in targets:
             fails, oks = [], []
             for s in secondaries:
-                result = allocate_on_pair(cl, stats, i, p, s, force, cache)
+                result = allocate_on_pair(cl, stats, i, p, s, force, cache, values)
                 (oks if isinstance(result, Alloc) else fails).append(result)
             total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
     else:
