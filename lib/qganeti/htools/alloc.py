@@ -8,8 +8,10 @@ recomputation), ties go to the candidate Ganeti prefers, and the
 global N+1 capacity check is Ganeti's.
 """
 
+import bisect
 import copy
 import math
+import time
 
 from qganeti.htools import kernels, metrics, moves
 from qganeti.htools import consts as C
@@ -89,11 +91,16 @@ def annotate(sol, fmt=lambda score: fixed(score, 8)):
     return sol
 
 
-def collection_to_solution(fails, oks, is_good):
+def collection_to_solution(fails, oks, is_good, make=None):
     """AllocationSolution.collectionToSolution: successes by score (ties:
     the later candidate first); those failing is_good before the first
-    good one count as FailN1."""
-    ordered = sorted(reversed(oks), key=lambda a: a.score)
+    good one count as FailN1.  With `make`, oks are (score, key) and
+    make(score, key) builds the Alloc when it is needed."""
+    if make is None:
+        ordered = sorted(reversed(oks), key=lambda a: a.score)
+    else:
+        ordered = (make(score, key) for score, key in
+                   sorted(reversed(oks), key=lambda ok: ok[0]))
     dropped = 0
     best = None
     for alloc in ordered:
@@ -129,8 +136,15 @@ def _compare_spec(which, rec, spec, excl):
     return OK
 
 
-def policy_check(cl, rec, node):
-    """Instance.instMatchesPolicy against the node's group policy."""
+def policy_check(cl, rec, node, memo=None):
+    """Instance.instMatchesPolicy against the node's group policy.  memo:
+    a dict of answers for this rec, by what they depend on (the group's
+    policy and the node's exclusive storage)."""
+    if memo is not None:
+        key = (cl.node_group(node), cl.nf[node * NF + C.EXCL])
+        if key not in memo:
+            memo[key] = policy_check(cl, rec, node)
+        return memo[key]
     pol = cl.groups[cl.node_group(node)].ipolicy
     excl = bool(cl.nf[node * NF + C.EXCL])
     result = OK
@@ -183,8 +197,188 @@ def allocate_on_pair(cl, stats, i, p, s, force, cache=None, values=None):
     return Alloc([p, s], [(p, prow), (s, srow)], metrics.score_of_stats(new), iloc)
 
 
-def _primary_half(cl, stats, i, p, iloc, force, values=None):
-    rc = policy_check(cl, cl.instrecs[i], p)
+class Kernels:
+    """The allocation kernels (kernels.score_secondaries, score_primaries,
+    exact_cv) as try_alloc and best_single call them: plain Python at
+    first, compiled once the plain ones have spent SWITCH_AFTER CPU
+    seconds (a cluster big enough to repay numba's start-up).  Both give
+    the same bits, so the switch does not change a result."""
+
+    SWITCH_AFTER = 1.0
+
+    def __init__(self):
+        self.spent = 0.0
+        self.kern = None
+        self.np = None
+
+    def _compiled(self):
+        """The compiled kernels, when it is time for them (asked at the
+        start of a request, so one request uses one kind)."""
+        if self.kern is None and self.spent > self.SWITCH_AFTER:
+            import numpy as np
+            from qganeti.htools import jit
+            self.np = np
+            self.kern = jit.compiled_kernels()
+            self.kinds = np.array(C.KINDS, dtype=np.int64)
+            self.weights = np.array(C.WEIGHTS, dtype=np.float64)
+            self.scratch = [np.zeros(C.NCOMP) for _ in range(4)]
+            self.nvals = np.zeros(C.NCOMP)
+            self.onode = np.zeros(2, dtype=np.int64)
+            self.no_ints = np.zeros(1, dtype=np.int64)
+            self.pair_ints = {}
+        return self.kern
+
+    def _ints(self, values):
+        """An int64 array of values (never empty: numba wants a type)."""
+        if not values:
+            return self.no_ints
+        if len(values) == 2:    # etag_ptr of one instance
+            key = tuple(values)
+            if key not in self.pair_ints:
+                self.pair_ints[key] = self.np.array(values, dtype=self.np.int64)
+            return self.pair_ints[key]
+        return self.np.array(values, dtype=self.np.int64)
+
+    def _stats(self, stats):
+        """Statistics as the kernels take them: (cnt, tot, var, sums, mapval)."""
+        cnt, tot, var, sums = ([0.0] * C.NCOMP for _ in range(4))
+        mapval = 0.0
+        for c, stat in enumerate(stats):
+            kind = C.KINDS[c]
+            if kind == C.STD:
+                cnt[c], tot[c], var[c] = stat
+            elif kind == C.MAP:
+                mapval = float(sum(stat.values()) - len(stat))
+            else:
+                sums[c] = stat
+        return cnt, tot, var, sums, mapval
+
+    def pairs(self, cl, i, values):
+        """A scorer of instance i's secondaries on the cluster as it is
+        (values: the nodes' node_vals): score(p, secondaries, pstats)
+        gives (rcs, scores) with the primary's half placed on p."""
+        kern = self._compiled()
+        nvals = [0.0] * (cl.nnodes * C.NCOMP)
+        for n, vals in values.items():
+            nvals[n * C.NCOMP:(n + 1) * C.NCOMP] = vals
+        if kern is None:
+            def score(p, secondaries, pstats):
+                start = time.process_time()
+                count = len(secondaries)
+                rcs, scores = [0] * count, [0.0] * count
+                kernels.score_secondaries(cl.nf, cl.inf, i, p, cl.peers, cl.nnodes,
+                                          secondaries, C.KINDS, C.WEIGHTS,
+                                          *self._stats(pstats), nvals, [0.0] * NF,
+                                          [0.0] * C.NCOMP, rcs, scores)
+                self.spent += time.process_time() - start
+                return rcs, scores
+            return score
+        np = self.np
+        nf, inf, peers = np.array(cl.nf), np.array(cl.inf[i * IF:(i + 1) * IF]), \
+            np.array(cl.peers)
+        nvals = np.array(nvals)
+        srow, svals = np.zeros(NF), np.zeros(C.NCOMP)
+
+        def score(p, secondaries, pstats):
+            count = len(secondaries)
+            rcs, scores = np.zeros(count, dtype=np.int64), np.zeros(count)
+            cnt, tot, var, sums, mapval = self._stats(pstats)
+            kern.score_secondaries(nf, inf, 0, p, peers, cl.nnodes,
+                                   np.array(secondaries, dtype=np.int64), self.kinds,
+                                   self.weights, np.array(cnt), np.array(tot), np.array(var),
+                                   np.array(sums), mapval, nvals, srow, svals, rcs, scores)
+            return rcs.tolist(), scores.tolist()
+        return score
+
+    def primaries(self, cl, nodes, targets, i, iloc, force=True, exact=False):
+        """kernels.score_primaries for instance i on a group without
+        locations: (rcs, scores, row(k), exact(k)), row(k) the new row
+        of targets[k] and exact(k) the group's full score with it (the
+        scores are those already with exact)."""
+        kern = self._compiled()
+        ncomp, count = C.NCOMP, len(targets)
+        if kern is None:
+            start = time.process_time()
+            vals = [0.0] * (cl.nnodes * ncomp)
+            stats = [[0.0] * ncomp for _ in range(4)]
+            prows = [0.0] * (count * NF)
+            rcs, scores = [0] * count, [0.0] * count
+            kernels.score_primaries(cl.nf, nodes, targets, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                                    cl.etag_ptr, cl.etag_ids, cl.loc, cl.dsrd, cl.words,
+                                    force, exact, C.KINDS, C.WEIGHTS, vals, *stats, prows,
+                                    [0.0] * ncomp, [0, 0], rcs, scores)
+            self.spent += time.process_time() - start
+
+            def exact_score(k):
+                return kernels.exact_cv(cl.nf, nodes, vals, C.KINDS, C.WEIGHTS,
+                                        [targets[k], -1], prows[k * NF:(k + 1) * NF], 1,
+                                        [0.0] * ncomp, 0.0)
+            return rcs, scores, lambda k: prows[k * NF:(k + 1) * NF], exact_score
+        np = self.np
+        i8 = np.int64
+        words = cl.words
+        first, last = cl.etag_ptr[i], cl.etag_ptr[i + 1]
+        nf, nodes = np.array(cl.nf), np.array(nodes, dtype=i8)
+        vals = np.empty(cl.nnodes * ncomp)
+        prows = np.empty(count * NF)
+        rcs, scores = np.empty(count, dtype=i8), np.empty(count)
+        # instance i's rows alone, as instance 0; what is empty is the same each time
+        ints = self._ints
+        kern.score_primaries(nf, nodes, np.array(targets, dtype=i8),
+                             np.array(cl.inf[i * IF:(i + 1) * IF]), 0, iloc,
+                             ints(cl.ptag), cl.ntags, ints([0, last - first]),
+                             ints(cl.etag_ids[first:last]), ints(cl.loc),
+                             ints(cl.dsrd[i * words:(i + 1) * words]), words, force, exact,
+                             self.kinds, self.weights, vals, *self.scratch, prows,
+                             self.nvals, self.onode, rcs, scores)
+
+        def exact_score(k):
+            return float(kern.exact_cv(nf, nodes, vals, self.kinds, self.weights,
+                                       np.array([targets[k], -1], dtype=i8),
+                                       prows[k * NF:(k + 1) * NF], 1, np.zeros(ncomp), 0.0))
+        return rcs.tolist(), scores.tolist(), lambda k: prows[k * NF:(k + 1) * NF].tolist(), \
+            exact_score
+
+
+    def place_all(self, cl, nodes, targets, insts):
+        """kernels.place_singles of insts (without exclusion tags, passing
+        their policies) on a copy of the table: True when each finds a
+        target, False when one does not, None when it cannot tell."""
+        kern = self._compiled()
+        count, ncomp, words = len(insts), C.NCOMP, cl.words
+        inf, dsrd = [], []
+        for i in insts:
+            inf.extend(cl.inf[i * IF:(i + 1) * IF])
+            dsrd.extend(cl.dsrd[i * words:(i + 1) * words])
+        ilocs = [cl.inf[i * IF + I_LOC_SCORE] for i in insts]
+        args = [inf, count, ilocs, cl.ptag, cl.ntags, [0] * (count + 1), cl.etag_ids, cl.loc,
+                dsrd, words]
+        if kern is None:
+            start = time.process_time()
+            rc = kernels.place_singles(
+                list(cl.nf), nodes, targets, *args, C.KINDS, C.WEIGHTS,
+                [0.0] * (cl.nnodes * ncomp), *([0.0] * ncomp for _ in range(4)),
+                [0.0] * (len(targets) * NF), [0.0] * ncomp, [0, 0], [0] * len(targets),
+                [0.0] * len(targets))
+            self.spent += time.process_time() - start
+        else:
+            np = self.np
+            ints = self._ints
+            rc = kern.place_singles(
+                np.array(cl.nf), ints(nodes), ints(targets), np.array(inf), count,
+                np.array(ilocs), ints(cl.ptag), cl.ntags, ints(args[5]), ints(cl.etag_ids),
+                ints(cl.loc), ints(dsrd), words, self.kinds, self.weights,
+                np.empty(cl.nnodes * ncomp), *self.scratch, np.empty(len(targets) * NF),
+                self.nvals, self.onode, np.empty(len(targets), dtype=np.int64),
+                np.empty(len(targets)))
+        return {1: True, 0: False}.get(rc)
+
+
+KERNELS = Kernels()
+
+
+def _primary_half(cl, stats, i, p, iloc, force, values=None, policy=None):
+    rc = policy_check(cl, cl.instrecs[i], p, policy)
     if rc != OK:
         return rc
     prow = [0.0] * NF
@@ -197,6 +391,31 @@ def _primary_half(cl, stats, i, p, iloc, force, values=None):
     return prow, metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF], pmap_old, prow,
                                       pmap_new, not cl.nf[p * NF + OFFLINE],
                                       values and values.get(p))
+
+
+def _singles(cl, nodes, i, targets, force, is_good):
+    """collection_to_solution over allocate_on_single on each of targets
+    (a group without locations), by the kernels."""
+    rec = cl.instrecs[i]
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    policy = {}
+    checked = [policy_check(cl, rec, p, policy) for p in targets]
+    passed = [p for p, rc in zip(targets, checked) if rc == OK]
+    rcs, scores, row, _ = KERNELS.primaries(cl, nodes, passed, i, iloc, force, True)
+    fails, oks = [], []
+    k = 0
+    for rc in checked:
+        if rc == OK:
+            rc = rcs[k]
+            if rc == OK:
+                oks.append((scores[k], k))
+            k += 1
+        if rc != OK:
+            fails.append(rc)
+
+    def make(score, k):
+        return Alloc([passed[k]], [(passed[k], row(k))], score, iloc)
+    return collection_to_solution(fails, oks, is_good, make)
 
 
 def allocate_on_single(cl, nodes, i, p, force):
@@ -214,6 +433,16 @@ def allocate_on_single(cl, nodes, i, p, force):
     return Alloc([p], [(p, prow)], score, iloc)
 
 
+def _close(estimates):
+    """Of estimates [(score, p, x)], the (p, x) within a hair of the best
+    (all of them when a score is infinite or NaN: no shortcut then)."""
+    if all(math.isfinite(score) for score, _, _ in estimates):
+        low = min((score for score, _, _ in estimates), default=0.0)
+        tol = 1e-9 * max(1.0, abs(low))
+        return [(p, x) for score, p, x in estimates if score <= low + tol]
+    return [(p, x) for _, p, x in estimates]
+
+
 def best_single(cl, nodes, targets, i):
     """The allocation collection_to_solution picks among
     allocate_on_single(cl, nodes, i, p, True) for p in targets (the
@@ -222,17 +451,22 @@ def best_single(cl, nodes, targets, i):
     score (to ~1e-12), and only those within a hair of the best
     estimate get the full recomputation that decides.  The nodes' values
     are computed once; a target's full score swaps in its own."""
-    values = {n: metrics.node_vals(cl, n) for n in nodes}
-    stats = metrics.stats_of_values(cl, nodes, values)
     rec = cl.instrecs[i]
     iloc = cl.inf[i * IF + I_LOC_SCORE]
-    policy = {}         # the answer depends on the group's policy and exclusive storage
+    policy = {}
+    if not any(cl.node_loc[n] for n in nodes):
+        # no location/exclusion component: the kernels do it all
+        targets = [p for p in targets if policy_check(cl, rec, p, policy) == OK]
+        rcs, scores, row, exact = KERNELS.primaries(cl, nodes, targets, i, iloc)
+        estimates = [(scores[k], p, k) for k, p in enumerate(targets) if rcs[k] == OK]
+        close = _close(estimates)
+        return collection_to_solution([], [Alloc([p], [(p, row(k))], exact(k), iloc)
+                                           for p, k in close], lambda a: True).best
+    values = {n: metrics.node_vals(cl, n) for n in nodes}
+    stats = metrics.stats_of_values(cl, nodes, values)
     estimates = []
     for p in targets:
-        key = (cl.node_group(p), cl.nf[p * NF + C.EXCL])
-        if key not in policy:
-            policy[key] = policy_check(cl, rec, p)
-        if policy[key] != OK:
+        if policy_check(cl, rec, p, policy) != OK:
             continue
         prow = [0.0] * NF
         rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
@@ -247,14 +481,8 @@ def best_single(cl, nodes, targets, i):
         estimates.append((metrics.score_of_stats(new), p, prow))
     if not estimates:
         return None
-    if all(math.isfinite(score) for score, _, _ in estimates):
-        low = min(score for score, _, _ in estimates)
-        tol = 1e-9 * max(1.0, abs(low))
-        close = [(p, prow) for score, p, prow in estimates if score <= low + tol]
-    else:                   # infinite or NaN scores: no shortcut
-        close = [(p, prow) for _, p, prow in estimates]
     oks = []
-    for p, prow in close:
+    for p, prow in _close(estimates):
         old = values.get(p)
         if p in values:
             values[p] = metrics.node_vals(cl, p, {p: prow})
@@ -321,8 +549,32 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         stats = metrics.stats_of_values(cl, nodes, values)
         total = Solution()
         cache = {}
+        score_pairs = KERNELS.pairs(cl, i, values)
+        policy = {}
         for p, secondaries in targets:
             fails, oks = [], []
+            if not cl.node_loc[p]:
+                # no location: one primary half for every secondary, and
+                # when it fails, they all fail the same way
+                half = _primary_half(cl, stats, i, p, 0.0, force, values, policy)
+                if not isinstance(half, tuple):
+                    fails = [half] * len(secondaries)
+                    total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
+                    continue
+                rcs, scores = score_pairs(p, secondaries, half[1])
+                for s, rc, score in zip(secondaries, rcs, scores):
+                    if rc == OK:
+                        oks.append((score, s))
+                    else:
+                        fails.append(rc)
+
+                def make(score, s, p=p, prow=half[0]):
+                    srow = [0.0] * NF
+                    kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
+                                    False, False, srow, 0)
+                    return Alloc([p, s], [(p, prow), (s, srow)], score, 0.0)
+                total = sum_allocs(total, collection_to_solution(fails, oks, is_good, make))
+                continue
             for s in secondaries:
                 result = allocate_on_pair(cl, stats, i, p, s, force, cache, values)
                 (oks if isinstance(result, Alloc) else fails).append(result)
@@ -331,10 +583,13 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         if not targets:
             raise AllocError("No online nodes")
         fails, oks = [], []
-        for p in targets:
-            result = allocate_on_single(cl, nodes, i, p, force)
-            (oks if isinstance(result, Alloc) else fails).append(result)
-        total = collection_to_solution(fails, oks, is_good)
+        if not any(cl.node_loc[n] for n in nodes):
+            total = _singles(cl, nodes, i, targets, force, is_good)
+        else:
+            for p in targets:
+                result = allocate_on_single(cl, nodes, i, p, force)
+                (oks if isinstance(result, Alloc) else fails).append(result)
+            total = collection_to_solution(fails, oks, is_good)
     if total.best is not None:
         total.best.node_names = [cl.noderecs[n].name for n in total.best.nodes]
     return annotate(total)
@@ -352,17 +607,31 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
+        policy = {}
         for p, secondaries in targets:
-            rc = policy_check(cl, cl.instrecs[i], p)
+            rc = policy_check(cl, cl.instrecs[i], p, policy)
             if rc != OK:
                 codes.add(rc)
                 continue
-            for s in secondaries:
-                iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
+            prows = {}          # add_pri depends on the secondary only by location
+            if not cl.node_loc[p] and secondaries:
                 prow = [0.0] * NF
-                rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, 0.0, cl.ptag, cl.ntags,
                                      cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words,
                                      force, prow, 0)
+                if rc != OK:        # the same for every secondary
+                    codes.add(rc)
+                    continue
+                prows[0.0] = (rc, prow)
+            for s in secondaries:
+                iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
+                if iloc not in prows:
+                    prow = [0.0] * NF
+                    prc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag,
+                                          cl.ntags, cl.etag_ptr, cl.etag_ids, 0, cl.loc,
+                                          cl.dsrd, cl.words, force, prow, 0)
+                    prows[iloc] = (prc, prow)
+                rc, prow = prows[iloc]
                 if rc == OK:
                     srow = [0.0] * NF
                     rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
@@ -374,8 +643,9 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
     else:
         if not targets:
             raise AllocError("No online nodes")
+        policy = {}
         for p in targets:
-            rc = policy_check(cl, cl.instrecs[i], p)
+            rc = policy_check(cl, cl.instrecs[i], p, policy)
             if rc == OK:
                 prow = [0.0] * NF
                 rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i,
@@ -536,12 +806,15 @@ def _group_by_name(cl, name):
 def can_evacuate(cl, n, opts):
     """GlobalN1.canEvacuateNode: fail over the node's DRBD primaries, move
     its other movable primaries away, re-create the rest elsewhere."""
+    plist = list(cl.plist[n])
+    drbd = [i for i in plist if cl.inf[i * IF + I_DT] == C.DT_DRBD]
+    others = [i for i in plist if cl.inf[i * IF + I_DT] != C.DT_DRBD]
+    verdict = _evacuation_by_sums(cl, n, drbd, others)
+    if verdict is not None:
+        return verdict
     journal = moves.Journal(cl)
     scratch = moves.Scratch()
     try:
-        plist = list(cl.plist[n])
-        drbd = [i for i in plist if cl.inf[i * IF + I_DT] == C.DT_DRBD]
-        others = [i for i in plist if cl.inf[i * IF + I_DT] != C.DT_DRBD]
         for i in drbd:
             # hard moves: soft errors are ignored
             rc, _ = moves.apply_logged(cl, i, C.MV_FAILOVER, -1, True, journal, scratch)
@@ -558,7 +831,19 @@ def can_evacuate(cl, n, opts):
             except AllocError:
                 return False
         fixed_.sort(key=lambda i: -cl.inf[i * IF + I_MEMORY])
+        verdict = surely_placed(cl, fixed_, escape)
+        if verdict is not None:
+            return verdict
         group_nodes = [k for k in range(cl.nnodes) if cl.node_group(k) == grp]
+        # without locations, exclusion tags or a policy in the way the
+        # kernels place them all, as the loop below does
+        policy_nodes = _policy_nodes(cl, escape)
+        if not any(cl.node_loc[k] for k in group_nodes) and all(
+                cl.etag_ptr[i] == cl.etag_ptr[i + 1] and _passes_policies(cl, i, policy_nodes)
+                for i in fixed_):
+            verdict = KERNELS.place_all(cl, group_nodes, escape, fixed_)
+            if verdict is not None:
+                return verdict
         for i in fixed_:
             best = best_single(cl, group_nodes, escape, i)
             if best is None:
@@ -573,6 +858,114 @@ def can_evacuate(cl, n, opts):
         return True
     finally:
         journal.restore()
+
+
+def _evacuation_by_sums(cl, n, drbd, others):
+    """can_evacuate(n) by sums rather than trials, where they tell: its
+    DRBD failovers are globaln1's sums, and the rest must all be
+    re-created without local disks (surely_placed with the memory the
+    failovers bring).  None: the sums do not tell."""
+    from qganeti.htools import globaln1
+    inf = cl.inf
+    if any(int(inf[i * IF + I_DT]) in C.MOVABLE or inf[i * IF + I_LOCAL] for i in others):
+        return None
+    grp = cl.node_group(n)
+    escape = [k for k in range(cl.nnodes) if k != n and cl.node_group(k) == grp]
+    if cl.nf[n * NF + C.EXCL] or any(cl.nf[k * NF + C.EXCL] for k in escape):
+        return None
+    load = globaln1.drbd_load(cl, drbd)
+    if load is None:
+        return None
+    if drbd and not globaln1.failovers_fit(cl, n, load):
+        return False
+    fixed_ = sorted(others, key=lambda i: -inf[i * IF + I_MEMORY])
+    return surely_placed(cl, fixed_, escape, load)
+
+
+def surely_placed(cl, insts, targets, load=None):
+    """Will best_single find a target for each of insts in turn, placing
+    each where it scores best?  The ones placed before instance k can
+    make it stop fitting (add_pri by force) only on the targets they
+    land on, one target each, and for an instance without local disks
+    only by taking at least the memory it would leave there.  Sure when
+    they cannot spoil every target instance k fits on now.  Surely not
+    when the first fits nowhere, or all of them need more memory than
+    the targets have.  None means "not sure": the caller places them one
+    by one.  load: {target: memory} on top of the table's (instances
+    without local disks only)."""
+    if any(cl.inf[i * IF + I_LOCAL] for i in insts):
+        return _surely_placed_local(cl, insts, targets) if load is None else None
+    nf, inf = cl.nf, cl.inf
+    # each target's memory left (add_pri's sum) less a margin for rounding,
+    # ascending, and the sums of its tails
+    avail = sorted(float(int(nf[p * NF + C.T_MEM])) - nf[p * NF + C.N_MEM]
+                   - (nf[p * NF + C.I_MEM] + (load.get(p, 0.0) if load else 0.0))
+                   - max(nf[p * NF + C.X_MEM], 0.0) - 1e-3 for p in targets)
+    tails = [0.0] * (len(avail) + 1)
+    for j in range(len(avail) - 1, -1, -1):
+        tails[j] = tails[j + 1] + avail[j]
+    policy_nodes = _policy_nodes(cl, targets)
+    before = 0.0            # memory of the instances placed before this one
+    needed = 0.0            # memory of those that must fit, forthcoming ones fit anywhere
+    for k, i in enumerate(insts):
+        mem = inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0
+        if not inf[i * IF + I_FORTH]:
+            if not _passes_policies(cl, i, policy_nodes):
+                return None
+            first = bisect.bisect_right(avail, mem)
+            fit = len(avail) - first
+            if not avail or avail[-1] + 2e-3 <= mem:
+                return False        # it fits nowhere, even before the others
+            if fit <= k and tails[first] - fit * mem <= before:
+                return None
+            needed += mem
+        before += mem
+    if needed >= sum(max(room + 2e-3, 0.0) for room in avail):
+        return False
+    return True
+
+
+def _policy_nodes(cl, targets):
+    """One of targets for each policy answer they can give (the group's
+    policy and exclusive storage make it)."""
+    return list({(cl.node_group(p), cl.nf[p * NF + C.EXCL]): p for p in targets}.values())
+
+
+def _passes_policies(cl, i, nodes):
+    """Does instance i pass the policy on each of nodes (_policy_nodes)?"""
+    return all(_policy_of(cl, i, p) == OK for p in nodes)
+
+
+def _policy_of(cl, i, p):
+    """policy_check of instance i on node p, remembered by what it reads."""
+    rec = cl.instrecs[i]
+    key = (cl.node_group(p), cl.nf[p * NF + C.EXCL], rec.mem, rec.vcpus, rec.spindle_use,
+           rec.dt, tuple(rec.disks))
+    memo = cl.__dict__.setdefault("_policy_memo", {})
+    if key not in memo:
+        memo[key] = policy_check(cl, rec, p)
+    return memo[key]
+
+
+def _surely_placed_local(cl, insts, targets):
+    """surely_placed for instances with local disks, which can run out
+    too: instance k is sure to fit when it fits on more than k targets."""
+    row = [0.0] * NF
+    for k, i in enumerate(insts):
+        if cl.inf[i * IF + I_FORTH]:
+            continue
+        iloc = cl.inf[i * IF + I_LOC_SCORE]
+        fits = 0
+        for p in targets:
+            if _policy_of(cl, i, p) == OK and kernels.add_pri(
+                    cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags, cl.etag_ptr,
+                    cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, True, row, 0) == OK:
+                fits += 1
+                if fits > k:
+                    break
+        if fits <= k:
+            return None
+    return True
 
 
 def evacuees(cl, nodes, opts):

@@ -31,6 +31,40 @@ def _mem_fits(row, load):
     return float(int(row[T_MEM])) - row[N_MEM] - (row[I_MEM] + load) - xmem > 0.0
 
 
+def drbd_load(cl, insts):
+    """{secondary: memory it receives} when the DRBD instances insts all
+    fail over, or None when one cannot be summed up so (no secondary,
+    unknown memory)."""
+    inf = cl.inf
+    load = {}
+    for i in insts:
+        s = int(inf[i * IF + I_SNODE])
+        if s < 0 or inf[i * IF + I_MEMORY] < 0:
+            return None
+        mem = inf[i * IF + I_MEMORY] if inf[i * IF + I_USES_MEM] else 0.0
+        load[s] = load.get(s, 0.0) + mem
+    return load
+
+
+def failovers_fit(cl, n, load, rows=None):
+    """Can the DRBD primaries of n all fail over to their secondaries
+    (load: drbd_load of them; rows: {node: row} replacing the table's)?"""
+    def row_of(k):
+        if rows and k in rows:
+            return rows[k]
+        return cl.nf[k * NF:(k + 1) * NF]
+    row = row_of(n)
+    if not row[OFFLINE] and not row[F_DSK] > 0.0:
+        return False
+    for s, mem in load.items():
+        srow = row_of(s)
+        if not _mem_fits(srow, mem) or not srow[F_DSK] > 0.0:
+            return False
+        if kernels.check_migration(cl.mig, n, cl.rmig, s, cl.words) != OK:
+            return False
+    return True
+
+
 class FastN1:
     """GlobalN1.redundant for candidate placements on one cluster state."""
 
@@ -53,12 +87,7 @@ class FastN1:
                 continue
             if not plist:
                 continue
-            load = {}
-            for i in plist:
-                s = int(inf[i * IF + I_SNODE])
-                mem = inf[i * IF + I_MEMORY] if inf[i * IF + I_USES_MEM] else 0.0
-                load[s] = load.get(s, 0.0) + mem
-            self.load[n] = load
+            load = self.load[n] = drbd_load(cl, plist)
             for s, mem in load.items():
                 if s not in self.into or mem > self.into[s]:
                     self.into[s] = mem
@@ -66,24 +95,8 @@ class FastN1:
                 # placements only take resources away: no candidate passes
                 self.base_ok = False
 
-    def _row(self, n, rows):
-        if rows and n in rows:
-            return rows[n]
-        return self.cl.nf[n * NF:(n + 1) * NF]
-
     def _node_ok(self, n, load, rows):
-        """Can the DRBD primaries of n all fail over to their secondaries?"""
-        cl = self.cl
-        row = self._row(n, rows)
-        if not row[OFFLINE] and not row[F_DSK] > 0.0:
-            return False
-        for s, mem in load.items():
-            srow = self._row(s, rows)
-            if not _mem_fits(srow, mem) or not srow[F_DSK] > 0.0:
-                return False
-            if kernels.check_migration(cl.mig, n, cl.rmig, s, cl.words) != OK:
-                return False
-        return True
+        return failovers_fit(self.cl, n, load, rows)
 
     def good(self, i, alloc, trial):
         """Is the cluster redundant once instance i is placed as `alloc`?

@@ -573,6 +573,156 @@ def exact_cv(nf, nodes, vals, kinds, weights, onodes, orows, nover, ovals, mapva
     return score
 
 
+def score_replacing(kinds, weights, cnt, tot, var, sums, mapval, old, ooff, new, noff,
+                    online):
+    """metrics.update_stats then score_of_stats, in the same operations
+    (so the same bits): the score of statistics cnt/tot/var (spread
+    components) and sums (sums) once a node's values old[ooff:] become
+    new[noff:] (only when it is online).  mapval: the value of the
+    location/exclusion component, which stays as it is."""
+    total = 0.0
+    for c in range(len(kinds)):
+        kind = kinds[c]
+        if kind == 0:
+            v = var[c]
+            x = old[ooff + c]
+            x2 = new[noff + c]
+            # update_stats leaves an unchanged value's statistic alone
+            if online and not (x == x2 and cnt[c] > 0 and math.isfinite(tot[c])):
+                _, v = std_update(cnt[c], tot[c], var[c], x, x2)
+            value = math.sqrt(v) if v == v else v
+        elif kind == 1 and online:
+            value = sums[c] + new[noff + c] - old[ooff + c]
+        elif kind == 3:
+            value = mapval
+        else:
+            value = sums[c]
+        total += value * weights[c]
+    return total
+
+
+def score_secondaries(nf, inf, i, p, peers, nnodes, secs, kinds, weights, cnt, tot, var,
+                      sums, mapval, vals, srow, nvals, rcs, scores):
+    """The secondary half of Cluster.allocateOnPair for each node of secs,
+    primary p placed with statistics cnt/tot/var/sums (score_replacing):
+    rcs[k] is add_sec's answer and, when OK, scores[k] the pair's score.
+    vals: every node's node_values (n * ncomp on)."""
+    ncomp = len(kinds)
+    for k in range(len(secs)):
+        s = secs[k]
+        rc = add_sec(nf, s * NF, s, inf, i, p, peers, nnodes, False, False, srow, 0)
+        rcs[k] = rc
+        if rc != OK:
+            continue
+        node_values(srow, 0, nvals, 0)
+        scores[k] = score_replacing(kinds, weights, cnt, tot, var, sums, mapval, vals,
+                                    s * ncomp, nvals, 0, nf[s * NF + OFFLINE] == 0.0)
+
+
+def base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums):
+    """metrics.stats_of_values over nodes into cnt/tot/var (spread
+    components) and sums (sums over online or offline nodes), the same
+    folds in the same order; vals[n * ncomp:] gets each node's values."""
+    ncomp = len(kinds)
+    for j in range(len(nodes)):
+        node_values(nf, nodes[j] * NF, vals, nodes[j] * ncomp)
+    for c in range(ncomp):
+        kind = kinds[c]
+        if kind == 3:
+            continue
+        total = 0.0
+        count = 0
+        for j in range(len(nodes)):
+            n = nodes[j]
+            if (nf[n * NF + OFFLINE] != 0.0) == (kind == 2):
+                total += vals[n * ncomp + c]
+                count += 1
+        if kind != 0:
+            sums[c] = total
+            continue
+        mean = fdiv(total, float(count))
+        nvar = 0.0
+        for j in range(len(nodes)):
+            n = nodes[j]
+            if nf[n * NF + OFFLINE] == 0.0:
+                d = vals[n * ncomp + c] - mean
+                nvar += d * d
+        cnt[c] = float(count)
+        tot[c] = total
+        var[c] = fdiv(nvar, float(count))
+
+
+def score_primaries(nf, nodes, targets, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, loc,
+                    dsrd, words, force, exact, kinds, weights, vals, cnt, tot, var, sums,
+                    prows, nvals, onode, rcs, scores):
+    """Instance i (location score iloc) added to each node of targets, in
+    a group without locations (the location/exclusion component is 0):
+    rcs[k] is add_pri's answer and, when OK, prows[k * NF:] the new row
+    and scores[k] the group's score with it: estimated from the group's
+    statistics (base_stats over nodes) as best_single does, or, with
+    exact, metrics.comp_cv's (exact_cv; onode: room for 2 nodes)."""
+    ncomp = len(kinds)
+    base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums)
+    for k in range(len(targets)):
+        p = targets[k]
+        rc = add_pri(nf, p * NF, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                     dsrd, words, force, prows, k * NF)
+        rcs[k] = rc
+        if rc != OK:
+            continue
+        if exact:
+            onode[0] = p
+            onode[1] = -1
+            scores[k] = exact_cv(nf, nodes, vals, kinds, weights, onode,
+                                 prows[k * NF:(k + 1) * NF], 1, nvals, 0.0)
+            continue
+        node_values(prows, k * NF, nvals, 0)
+        scores[k] = score_replacing(kinds, weights, cnt, tot, var, sums, 0.0, vals,
+                                    p * ncomp, nvals, 0, nf[p * NF + OFFLINE] == 0.0)
+
+
+def place_singles(nf, nodes, targets, inf, count, ilocs, ptag, ntags, etag_ptr, etag_ids,
+                  loc, dsrd, words, kinds, weights, vals, cnt, tot, var, sums, prows, nvals,
+                  onode, rcs, scores):
+    """The last step of alloc.can_evacuate in a group without locations:
+    instances 0..count-1 (rows inf[k * IF:], location scores ilocs)
+    re-created one after another by force, each where best_single puts
+    it (the best estimate's close ones scored in full, ties to the later
+    target), on nf, which changes.  1 when each found a target, 0 when
+    one did not, -1 when a score is not finite (for the plain code)."""
+    for k in range(count):
+        score_primaries(nf, nodes, targets, inf, k, ilocs[k], ptag, ntags, etag_ptr, etag_ids,
+                        loc, dsrd, words, True, False, kinds, weights, vals, cnt, tot, var,
+                        sums, prows, nvals, onode, rcs, scores)
+        low = INF
+        found = False
+        for t in range(len(targets)):
+            if rcs[t] == OK:
+                if not math.isfinite(scores[t]):
+                    return -1
+                found = True
+                if scores[t] < low:
+                    low = scores[t]
+        if not found:
+            return 0
+        tol = 1e-9 * max(1.0, abs(low))
+        best = -1
+        best_score = 0.0
+        for t in range(len(targets)):
+            if rcs[t] == OK and scores[t] <= low + tol:
+                onode[0] = targets[t]
+                onode[1] = -1
+                score = exact_cv(nf, nodes, vals, kinds, weights, onode,
+                                 prows[t * NF:(t + 1) * NF], 1, nvals, 0.0)
+                if not math.isfinite(score):
+                    return -1
+                if best < 0 or score <= best_score:
+                    best = t
+                    best_score = score
+        copy_row(prows, best * NF, nf, targets[best] * NF)
+    return 1
+
+
 def std_update(n, s, var, x, x2):
     """Ganeti's StdDevStat update (it keeps the variance, not the sum of
     squares): replace value x by x2.  Returns (s', var')."""
