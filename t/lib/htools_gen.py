@@ -95,6 +95,23 @@ def generate(nodes, instances, template="drbd", seed=1, groups=1, tags=False, of
                       "\n".join(insts) + "\n", "".join(t + "\n" for t in ctags)])
 
 
+def squeeze_memory(text, seed, free=(1024, 4096, 8192, 16384, 32768)):
+    """Leave the nodes of a generated cluster little free memory (one of
+    free, MiB; the node takes the rest), so that failovers and
+    re-creations run out of it."""
+    rng = random.Random(seed)
+    sections = text.split("\n\n")
+    lines = []
+    for line in sections[1].splitlines():
+        f = line.split("|")
+        fmem = int(f[3])
+        delta = max(0, fmem - rng.choice(free))
+        f[2], f[3] = str(int(f[2]) + delta), str(fmem - delta)
+        lines.append("|".join(f))
+    sections[1] = "\n".join(lines)
+    return "\n\n".join(sections)
+
+
 def squeeze_cluster(nodes, load, seed=1, standby=0, drbd=0):
     """A cluster for hsqueeze: equal nodes whose externally mirrored
     instances (1-4 GiB, 1-2 vcpus, spread at random) fill `load` (0-1) of

@@ -31,23 +31,6 @@ def candidates(cl, i, count, opts):
     return out
 
 
-def squeeze(text, seed):
-    """Leave the nodes little free memory (the node takes the rest), so
-    that failovers run out of memory."""
-    import random
-    rng = random.Random(seed)
-    sections = text.split("\n\n")
-    lines = []
-    for line in sections[1].splitlines():
-        f = line.split("|")
-        fmem = int(f[3])
-        delta = max(0, fmem - rng.choice([1024, 4096, 8192, 16384, 32768]))
-        f[2], f[3] = str(int(f[2]) + delta), str(fmem - delta)
-        lines.append("|".join(f))
-    sections[1] = "\n".join(lines)
-    return "\n\n".join(sections)
-
-
 def by_trial(cl, i, a, opts, tried):
     from qganeti.htools import moves
     journal = moves.Journal(cl)
@@ -72,7 +55,7 @@ def test_quick_check_agrees_with_trial(case, template, count, mem):
     text = htools_gen.generate(nodes, insts, gen_template, seed, groups, tags=seed % 2 == 0,
                                offline=seed % 3 == 0)
     if tight:
-        text = squeeze(text, seed)
+        text = htools_gen.squeeze_memory(text, seed)
     req = htools_gen.new_instance_request("new1", mem, 10240, 1, template, count)
     cl, parsed = ialloc.parse(htools_gen.to_request(text, req))
     i = add_instance(cl, parsed.inst)
@@ -91,7 +74,7 @@ def test_both_answers_are_exercised():
     for nodes, insts, gen_template, seed, groups, accept, tight in CASES:
         text = htools_gen.generate(nodes, insts, gen_template, seed, groups)
         if tight:
-            text = squeeze(text, seed)
+            text = htools_gen.squeeze_memory(text, seed)
         req = htools_gen.new_instance_request("new1", 4096, 10240, 1, "drbd", 2)
         cl, parsed = ialloc.parse(htools_gen.to_request(text, req))
         i = add_instance(cl, parsed.inst)

@@ -529,7 +529,8 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         journal = moves.Journal(cl)
         place(cl, i, alloc_, journal)
         try:
-            return all(can_evacuate(cl, n, opts) for n in tried)
+            sums = EvacSums(cl)
+            return all(can_evacuate(cl, n, opts, sums) for n in tried)
         finally:
             journal.restore()
 
@@ -668,7 +669,8 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
             journal = moves.Journal(cl)
             place(cl, i, alloc, journal)
             try:
-                return all(can_evacuate(cl, n, opts) for n in tried)
+                sums = EvacSums(cl)
+                return all(can_evacuate(cl, n, opts, sums) for n in tried)
             finally:
                 journal.restore()
         if not fast.usable:
@@ -803,13 +805,14 @@ def _group_by_name(cl, name):
 
 # -- global N+1 capacity (GlobalN1) ------------------------------------------
 
-def can_evacuate(cl, n, opts):
+def can_evacuate(cl, n, opts, sums=None):
     """GlobalN1.canEvacuateNode: fail over the node's DRBD primaries, move
-    its other movable primaries away, re-create the rest elsewhere."""
+    its other movable primaries away, re-create the rest elsewhere.
+    sums: the cluster's EvacSums, when the caller evacuates several."""
     plist = list(cl.plist[n])
     drbd = [i for i in plist if cl.inf[i * IF + I_DT] == C.DT_DRBD]
     others = [i for i in plist if cl.inf[i * IF + I_DT] != C.DT_DRBD]
-    verdict = _evacuation_by_sums(cl, n, drbd, others)
+    verdict = _evacuation_by_sums(cl, n, drbd, others, sums or EvacSums(cl))
     if verdict is not None:
         return verdict
     journal = moves.Journal(cl)
@@ -860,51 +863,78 @@ def can_evacuate(cl, n, opts):
         journal.restore()
 
 
-def _evacuation_by_sums(cl, n, drbd, others):
+class EvacSums:
+    """What _evacuation_by_sums reads of one cluster state, once for the
+    evacuation of each of its nodes in turn."""
+
+    def __init__(self, cl):
+        nf = cl.nf
+        self.group = [cl.node_group(k) for k in range(cl.nnodes)]
+        members = {}
+        for k, grp in enumerate(self.group):
+            members.setdefault(grp, []).append(k)
+        self.excl = {grp: any(nf[k * NF + C.EXCL] for k in nodes)
+                     for grp, nodes in members.items()}
+        self.left = [_memory_left(nf, k, 0.0) for k in range(cl.nnodes)]
+        self.ascending = {grp: sorted(self.left[k] for k in nodes)
+                          for grp, nodes in members.items()}
+        # a node's own policy answer is one too many: stricter, never wrong
+        self.policy_nodes = {grp: _policy_nodes(cl, nodes) for grp, nodes in members.items()}
+
+
+def _memory_left(nf, p, load):
+    """The memory node p has left (add_pri's sum) with load MiB more,
+    less a margin for rounding."""
+    return float(int(nf[p * NF + C.T_MEM])) - nf[p * NF + C.N_MEM] \
+        - (nf[p * NF + C.I_MEM] + load) - max(nf[p * NF + C.X_MEM], 0.0) - 1e-3
+
+
+def _evacuation_by_sums(cl, n, drbd, others, sums):
     """can_evacuate(n) by sums rather than trials, where they tell: its
     DRBD failovers are globaln1's sums, and the rest must all be
     re-created without local disks (surely_placed with the memory the
-    failovers bring).  None: the sums do not tell."""
+    failovers bring).  sums: EvacSums of the cluster.  None: the sums do
+    not tell."""
     from qganeti.htools import globaln1
     inf = cl.inf
     if any(int(inf[i * IF + I_DT]) in C.MOVABLE or inf[i * IF + I_LOCAL] for i in others):
         return None
-    grp = cl.node_group(n)
-    escape = [k for k in range(cl.nnodes) if k != n and cl.node_group(k) == grp]
-    if cl.nf[n * NF + C.EXCL] or any(cl.nf[k * NF + C.EXCL] for k in escape):
+    grp = sums.group[n]
+    if sums.excl[grp]:
         return None
     load = globaln1.drbd_load(cl, drbd)
     if load is None:
         return None
     if drbd and not globaln1.failovers_fit(cl, n, load):
         return False
+    left = list(sums.ascending[grp])
+    left.remove(sums.left[n])
+    for p, mem in load.items():
+        if sums.group[p] == grp:
+            left.remove(sums.left[p])
+            bisect.insort(left, _memory_left(cl.nf, p, mem))
     fixed_ = sorted(others, key=lambda i: -inf[i * IF + I_MEMORY])
-    return surely_placed(cl, fixed_, escape, load)
+    return surely_placed(cl, fixed_, None, left, sums.policy_nodes[grp])
 
 
-def surely_placed(cl, insts, targets, load=None):
+def surely_placed(cl, insts, targets, avail=None, policy_nodes=None):
     """Will best_single find a target for each of insts in turn, placing
     each where it scores best?  The ones placed before instance k can
     make it stop fitting (add_pri by force) only on the targets they
     land on, one target each, and for an instance without local disks
     only by taking at least the memory it would leave there.  Sure when
     they cannot spoil every target instance k fits on now.  Surely not
-    when the first fits nowhere, or all of them need more memory than
-    the targets have.  None means "not sure": the caller places them one
-    by one.  load: {target: memory} on top of the table's (instances
-    without local disks only)."""
+    when one fits nowhere, or all of them need more memory than the
+    targets have.  None means "not sure": the caller places them one by
+    one.  avail, policy_nodes: the targets' _memory_left, ascending,
+    and _policy_nodes, where the caller has them (then instances with
+    local disks are not sure)."""
     if any(cl.inf[i * IF + I_LOCAL] for i in insts):
-        return _surely_placed_local(cl, insts, targets) if load is None else None
-    nf, inf = cl.nf, cl.inf
-    # each target's memory left (add_pri's sum) less a margin for rounding,
-    # ascending, and the sums of its tails
-    avail = sorted(float(int(nf[p * NF + C.T_MEM])) - nf[p * NF + C.N_MEM]
-                   - (nf[p * NF + C.I_MEM] + (load.get(p, 0.0) if load else 0.0))
-                   - max(nf[p * NF + C.X_MEM], 0.0) - 1e-3 for p in targets)
-    tails = [0.0] * (len(avail) + 1)
-    for j in range(len(avail) - 1, -1, -1):
-        tails[j] = tails[j + 1] + avail[j]
-    policy_nodes = _policy_nodes(cl, targets)
+        return _surely_placed_local(cl, insts, targets) if avail is None else None
+    inf = cl.inf
+    if avail is None:
+        avail = sorted(_memory_left(cl.nf, p, 0.0) for p in targets)
+        policy_nodes = _policy_nodes(cl, targets)
     before = 0.0            # memory of the instances placed before this one
     needed = 0.0            # memory of those that must fit, forthcoming ones fit anywhere
     for k, i in enumerate(insts):
@@ -916,11 +946,11 @@ def surely_placed(cl, insts, targets, load=None):
             fit = len(avail) - first
             if not avail or avail[-1] + 2e-3 <= mem:
                 return False        # it fits nowhere, even before the others
-            if fit <= k and tails[first] - fit * mem <= before:
+            if fit <= k and sum(avail[first:]) - fit * mem <= before:
                 return None
             needed += mem
         before += mem
-    if needed >= sum(max(room + 2e-3, 0.0) for room in avail):
+    if needed > 0.0 and needed >= sum(max(room + 2e-3, 0.0) for room in avail):
         return False
     return True
 
@@ -978,7 +1008,8 @@ def evacuees(cl, nodes, opts):
 def redundant(cl, nodes, opts):
     """GlobalN1.redundant: every node can be evacuated (by trial; the
     allocation itself uses globaln1.FastN1)."""
-    return all(can_evacuate(cl, n, opts) for n in evacuees(cl, nodes, opts))
+    sums = EvacSums(cl)
+    return all(can_evacuate(cl, n, opts, sums) for n in evacuees(cl, nodes, opts))
 
 
 # -- evacuation ---------------------------------------------------------------
