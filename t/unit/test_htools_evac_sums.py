@@ -1,5 +1,5 @@
 """Deciding the global N+1 check's evacuations by sums (alloc's
-EvacSums, surely_placed) and by the place_singles kernel gives the
+EvacSums, _fit_verdict) and by the place_singles kernel gives the
 answer of re-creating the instances one by one, as Ganeti does."""
 import random
 
@@ -61,10 +61,7 @@ def answers(case, monkeypatch):
     sums = alloc.EvacSums(cl)
     out = []
     for n in range(cl.nnodes):
-        plist = list(cl.plist[n])
-        drbd = [i for i in plist if cl.inf[i * alloc.IF + alloc.I_DT] == alloc.C.DT_DRBD]
-        others = [i for i in plist if i not in drbd]
-        out.append((n, alloc._evacuation_by_sums(cl, n, drbd, others, sums),
+        out.append((n, alloc._evacuation_by_sums(cl, n, sums),
                     by_trial(cl, n, monkeypatch, True), by_trial(cl, n, monkeypatch, False)))
     return out
 

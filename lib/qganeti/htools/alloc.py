@@ -809,12 +809,12 @@ def can_evacuate(cl, n, opts, sums=None):
     """GlobalN1.canEvacuateNode: fail over the node's DRBD primaries, move
     its other movable primaries away, re-create the rest elsewhere.
     sums: the cluster's EvacSums, when the caller evacuates several."""
+    verdict = _evacuation_by_sums(cl, n, sums or EvacSums(cl))
+    if verdict is not None:
+        return verdict
     plist = list(cl.plist[n])
     drbd = [i for i in plist if cl.inf[i * IF + I_DT] == C.DT_DRBD]
     others = [i for i in plist if cl.inf[i * IF + I_DT] != C.DT_DRBD]
-    verdict = _evacuation_by_sums(cl, n, drbd, others, sums or EvacSums(cl))
-    if verdict is not None:
-        return verdict
     journal = moves.Journal(cl)
     scratch = moves.Scratch()
     try:
@@ -878,8 +878,16 @@ class EvacSums:
         self.left = [_memory_left(nf, k, 0.0) for k in range(cl.nnodes)]
         self.ascending = {grp: sorted(self.left[k] for k in nodes)
                           for grp, nodes in members.items()}
+        self.room = {grp: sum(_room(self.left[k]) for k in nodes)
+                     for grp, nodes in members.items()}
         # a node's own policy answer is one too many: stricter, never wrong
         self.policy_nodes = {grp: _policy_nodes(cl, nodes) for grp, nodes in members.items()}
+
+
+def _room(left):
+    """A node's memory left (_memory_left) with its margin given back: no
+    less than the node has."""
+    return max(left + 2e-3, 0.0)
 
 
 def _memory_left(nf, p, load):
@@ -889,59 +897,93 @@ def _memory_left(nf, p, load):
         - (nf[p * NF + C.I_MEM] + load) - max(nf[p * NF + C.X_MEM], 0.0) - 1e-3
 
 
-def _evacuation_by_sums(cl, n, drbd, others, sums):
+def _evacuation_by_sums(cl, n, sums):
     """can_evacuate(n) by sums rather than trials, where they tell: its
     DRBD failovers are globaln1's sums, and the rest must all be
-    re-created without local disks (surely_placed with the memory the
+    re-created without local disks (_fit_verdict with the memory the
     failovers bring).  sums: EvacSums of the cluster.  None: the sums do
     not tell."""
     from qganeti.htools import globaln1
-    inf = cl.inf
-    if any(int(inf[i * IF + I_DT]) in C.MOVABLE or inf[i * IF + I_LOCAL] for i in others):
-        return None
     grp = sums.group[n]
     if sums.excl[grp]:
         return None
-    load = globaln1.drbd_load(cl, drbd)
-    if load is None:
+    profile = _primaries_profile(cl, n, sums.policy_nodes[grp])
+    if profile is None:
         return None
-    if drbd and not globaln1.failovers_fit(cl, n, load):
+    load, needs = profile
+    if load and not globaln1.failovers_fit(cl, n, load):
         return False
     left = list(sums.ascending[grp])
     left.remove(sums.left[n])
+    room = sums.room[grp] - _room(sums.left[n])
     for p, mem in load.items():
         if sums.group[p] == grp:
             left.remove(sums.left[p])
-            bisect.insort(left, _memory_left(cl.nf, p, mem))
-    fixed_ = sorted(others, key=lambda i: -inf[i * IF + I_MEMORY])
-    return surely_placed(cl, fixed_, None, left, sums.policy_nodes[grp])
+            now = _memory_left(cl.nf, p, mem)
+            bisect.insort(left, now)
+            room += _room(now) - _room(sums.left[p])
+    return _fit_verdict(needs, left, room)
 
 
-def surely_placed(cl, insts, targets, avail=None, policy_nodes=None):
-    """Will best_single find a target for each of insts in turn, placing
-    each where it scores best?  The ones placed before instance k can
-    make it stop fitting (add_pri by force) only on the targets they
-    land on, one target each, and for an instance without local disks
-    only by taking at least the memory it would leave there.  Sure when
-    they cannot spoil every target instance k fits on now.  Surely not
-    when one fits nowhere, or all of them need more memory than the
-    targets have.  None means "not sure": the caller places them one by
-    one.  avail, policy_nodes: the targets' _memory_left, ascending,
-    and _policy_nodes, where the caller has them (then instances with
-    local disks are not sure)."""
+def _primaries_profile(cl, n, policy_nodes):
+    """Node n's primaries as _evacuation_by_sums reads them: (load, needs),
+    load the globaln1.drbd_load of its DRBD ones and needs the memory
+    and forthcoming flag of the others, by memory, descending; None when
+    sums cannot tell (one is movable, has local disks, misses a policy
+    or its secondary).  Remembered while the node has the same primary
+    records (copied, never changed, once placed) with the same
+    secondaries."""
+    from qganeti.htools import globaln1
+    inf, recs = cl.inf, cl.instrecs
+    plist = cl.plist[n]
+    key = (n, tuple(plist), tuple([inf[i * IF + I_SNODE] for i in plist]),
+           tuple([recs[i] for i in plist]))
+    memo = cl.__dict__.setdefault("_profile_memo", {})
+    if key in memo:
+        return memo[key]
+    drbd = [i for i in plist if inf[i * IF + I_DT] == C.DT_DRBD]
+    others = sorted((i for i in plist if inf[i * IF + I_DT] != C.DT_DRBD),
+                    key=lambda i: -inf[i * IF + I_MEMORY])
+    load = globaln1.drbd_load(cl, drbd)
+    if load is None or any(int(inf[i * IF + I_DT]) in C.MOVABLE or inf[i * IF + I_LOCAL]
+                           or not _passes_policies(cl, i, policy_nodes) for i in others):
+        memo[key] = None
+    else:
+        memo[key] = load, [(inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0,
+                            bool(inf[i * IF + I_FORTH])) for i in others]
+    return memo[key]
+
+
+def surely_placed(cl, insts, targets):
+    """Will best_single find a target for each of insts in turn (by
+    memory, descending), placing each where it scores best?  _fit_verdict
+    for instances without local disks, else _surely_placed_local."""
     if any(cl.inf[i * IF + I_LOCAL] for i in insts):
-        return _surely_placed_local(cl, insts, targets) if avail is None else None
+        return _surely_placed_local(cl, insts, targets)
+    policy_nodes = _policy_nodes(cl, targets)
+    if not all(_passes_policies(cl, i, policy_nodes) for i in insts):
+        return None
     inf = cl.inf
-    if avail is None:
-        avail = sorted(_memory_left(cl.nf, p, 0.0) for p in targets)
-        policy_nodes = _policy_nodes(cl, targets)
+    avail = sorted(_memory_left(cl.nf, p, 0.0) for p in targets)
+    return _fit_verdict([(inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0,
+                          bool(inf[i * IF + I_FORTH])) for i in insts],
+                        avail, sum(_room(left) for left in avail))
+
+
+def _fit_verdict(needs, avail, room):
+    """Re-creating instances without local disks one after another by
+    force, on targets passing their policies: needs [(memory, forthcoming)]
+    in that order, avail the targets' _memory_left, ascending, room the
+    sum of their _room.  The ones placed before instance k can make it
+    stop fitting only on the targets they land on, one target each, and
+    only by taking at least the memory it would leave there: True (sure)
+    when they cannot spoil every target it fits on now; False (surely
+    not) when one fits nowhere, or all need more memory than there is;
+    None when not sure (the caller places them one by one)."""
     before = 0.0            # memory of the instances placed before this one
     needed = 0.0            # memory of those that must fit, forthcoming ones fit anywhere
-    for k, i in enumerate(insts):
-        mem = inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0
-        if not inf[i * IF + I_FORTH]:
-            if not _passes_policies(cl, i, policy_nodes):
-                return None
+    for k, (mem, forthcoming) in enumerate(needs):
+        if not forthcoming:
             first = bisect.bisect_right(avail, mem)
             fit = len(avail) - first
             if not avail or avail[-1] + 2e-3 <= mem:
@@ -950,7 +992,7 @@ def surely_placed(cl, insts, targets, avail=None, policy_nodes=None):
                 return None
             needed += mem
         before += mem
-    if needed > 0.0 and needed >= sum(max(room + 2e-3, 0.0) for room in avail):
+    if needed > 0.0 and needed >= room:
         return False
     return True
 
@@ -967,14 +1009,16 @@ def _passes_policies(cl, i, nodes):
 
 
 def _policy_of(cl, i, p):
-    """policy_check of instance i on node p, remembered by what it reads."""
+    """policy_check of instance i on node p, remembered per instance
+    record (records are copied, not changed, once placed; the memo keeps
+    each alive, so its id stays its own)."""
     rec = cl.instrecs[i]
-    key = (cl.node_group(p), cl.nf[p * NF + C.EXCL], rec.mem, rec.vcpus, rec.spindle_use,
-           rec.dt, tuple(rec.disks))
+    key = (id(rec), cl.node_group(p), cl.nf[p * NF + C.EXCL])
     memo = cl.__dict__.setdefault("_policy_memo", {})
-    if key not in memo:
-        memo[key] = policy_check(cl, rec, p)
-    return memo[key]
+    hit = memo.get(key)
+    if hit is None or hit[0] is not rec:
+        hit = memo[key] = (rec, policy_check(cl, rec, p))
+    return hit[1]
 
 
 def _surely_placed_local(cl, insts, targets):
