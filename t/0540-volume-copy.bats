@@ -62,37 +62,8 @@ receiver() {
         receiver "${opts[@]}"
         # a proxy that flips one bit in the middle of the stream
         rm -f "$BATS_TEST_TMPDIR/proxy"
-        "$PYTHON" - "$PORT" > "$BATS_TEST_TMPDIR/proxy" 2>/dev/null 3>&- <<'PYEOF' &
-import socket, sys, threading
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen(1)
-print(listener.getsockname()[1], flush=True)
-client, _ = listener.accept()
-server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-def pipe(src, dst, flip):
-    seen = 0
-    while True:
-        data = src.recv(65536)
-        if not data:
-            break
-        if flip and seen < 2000000 <= seen + len(data):
-            data = bytearray(data)
-            data[2000000 - seen] ^= 1
-        seen += len(data)
-        try:
-            dst.sendall(data)
-        except OSError:
-            break
-    try:
-        dst.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-back = threading.Thread(target=pipe, args=(server, client, False))
-back.start()
-pipe(client, server, True)
-back.join()
-PYEOF
+        "$PYTHON" "$REPO/t/lib/tcp_proxy.py" "$PORT" flip 2000000 \
+            > "$BATS_TEST_TMPDIR/proxy" 2>/dev/null 3>&- &
         PROXYPID=$!
         wait_until '[ -s "$BATS_TEST_TMPDIR/proxy" ]' 10
         run bash -c "echo '$KEY' | '$VCOPY' send ${opts[*]} 127.0.0.1 $(cat "$BATS_TEST_TMPDIR/proxy") '$SRC'"
@@ -114,36 +85,8 @@ PYEOF
     # a proxy that passes the first 12 MB on, then swallows the rest: the
     # sender is surely mid-way when it is killed
     rm -f "$BATS_TEST_TMPDIR/proxy"
-    "$PYTHON" - "$PORT" > "$BATS_TEST_TMPDIR/proxy" 2>/dev/null 3>&- <<'PYEOF' &
-import socket, sys, threading
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen(1)
-print(listener.getsockname()[1], flush=True)
-client, _ = listener.accept()
-server = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-def back():
-    try:
-        while True:
-            data = server.recv(65536)
-            if not data:
-                break
-            client.sendall(data)
-    except OSError:
-        pass
-threading.Thread(target=back, daemon=True).start()
-seen = 0
-while True:
-    data = client.recv(65536)
-    if not data:
-        break
-    if seen < 12000000:
-        server.sendall(data[:12000000 - seen])
-    elif seen - len(data) < 12000000:
-        print("stalled", flush=True)
-    seen += len(data)
-server.close()
-PYEOF
+    "$PYTHON" "$REPO/t/lib/tcp_proxy.py" "$PORT" stall 12000000 \
+        > "$BATS_TEST_TMPDIR/proxy" 2>/dev/null 3>&- &
     PROXYPID=$!
     wait_until '[ -s "$BATS_TEST_TMPDIR/proxy" ]' 10
     echo "$KEY" | "$VCOPY" send 127.0.0.1 "$(head -n 1 "$BATS_TEST_TMPDIR/proxy")" "$SRC" \

@@ -1,10 +1,14 @@
 import hashlib
 import os
+import sys
 import threading
 
 import pytest
 
 from qganeti import tlscert, volcopy
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import tcp_proxy  # noqa: E402
 
 
 @pytest.fixture
@@ -166,41 +170,6 @@ def test_resume_with_a_partial_of_another_size_starts_again(root):
     assert out["sent"]["skipped"] == 0
 
 
-def cut_proxy(port, after):
-    """A proxy to PORT that drops the connection after AFTER bytes from the client."""
-    import socket
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def run():
-        client, _ = listener.accept()
-        server = socket.create_connection(("127.0.0.1", port))
-
-        def back():
-            try:
-                while True:
-                    data = server.recv(65536)
-                    if not data:
-                        break
-                    client.sendall(data)
-            except OSError:
-                pass
-        threading.Thread(target=back, daemon=True).start()
-        seen = 0
-        while seen < after:
-            data = client.recv(min(65536, after - seen))
-            if not data:
-                break
-            server.sendall(data)
-            seen += len(data)
-        for sock in (server, client):
-            sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-    threading.Thread(target=run, daemon=True).start()
-    return listener.getsockname()[1]
-
-
 def test_an_interrupted_resumable_transfer_keeps_its_partial_file(root):
     src = str(root / "src")
     with open(src, "wb") as handle:
@@ -216,7 +185,7 @@ def test_an_interrupted_resumable_transfer_keeps_its_partial_file(root):
             out["receive_error"] = err
     thread = threading.Thread(target=receive)
     thread.start()
-    port = cut_proxy(listener.getsockname()[1], 6 << 20)
+    port = tcp_proxy.start(listener.getsockname()[1], "close", 6 << 20)
     with pytest.raises(volcopy.CopyError):
         volcopy.send("127.0.0.1", port, src, b"k" * 32)
     thread.join()
