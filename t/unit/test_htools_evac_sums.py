@@ -1,6 +1,7 @@
 """Deciding the global N+1 check's evacuations by sums (alloc's
 EvacSums, _fit_verdict) and by the place_singles kernel gives the
-answer of re-creating the instances one by one, as Ganeti does."""
+answer of moving and re-creating the instances one by one, as Ganeti
+does."""
 import random
 
 import pytest
@@ -10,8 +11,9 @@ from qganeti.htools import alloc, text
 
 def diskless_cluster(nodes, seed, free, sizes):
     """Nodes with little free memory, each the primary of a few diskless
-    instances (the ones the global N+1 check re-creates elsewhere) and of
-    some DRBD ones (failed over first), in the text format."""
+    instances (the global N+1 check moves them away), file ones (it
+    re-creates those elsewhere) and DRBD ones (failed over first), in the
+    text format."""
     rng = random.Random(seed)
     names = ["node-%02d" % n for n in range(nodes)]
     lines_n = ["%s|65536|1024|%d|4194304|2097152|16|%s|fake-uuid-01|1" % (
@@ -20,8 +22,8 @@ def diskless_cluster(nodes, seed, free, sizes):
     lines_i = []
     for n, name in enumerate(names):
         for k in range(rng.randrange(12)):
-            lines_i.append("dl-%02d-%d|%d|1024|1|running|Y|%s||diskless||1" % (
-                n, k, rng.choice(sizes), name))
+            lines_i.append("dl-%02d-%d|%d|1024|1|running|Y|%s||%s||1" % (
+                n, k, rng.choice(sizes), name, rng.choice(["diskless", "file"])))
         for k in range(rng.randrange(3)):
             other = rng.choice([m for m in names if m != name])
             lines_i.append("dr-%02d-%d|%d|10240|1|running|Y|%s|%s|drbd||1" % (

@@ -825,8 +825,8 @@ def can_evacuate(cl, n, opts, sums=None):
                 return False
         grp = cl.node_group(n)
         escape = [k for k in range(cl.nnodes) if k != n and cl.node_group(k) == grp]
-        shared = [i for i in others if int(cl.inf[i * IF + I_DT]) in C.MOVABLE]
-        fixed_ = [i for i in others if int(cl.inf[i * IF + I_DT]) not in C.MOVABLE]
+        shared = [i for i in others if int(cl.inf[i * IF + I_DT]) in C.EVAC_MOVABLE]
+        fixed_ = [i for i in others if int(cl.inf[i * IF + I_DT]) not in C.EVAC_MOVABLE]
         evac_opts = Options(ignore_soft_errors=True)
         for i in shared:
             try:
@@ -899,9 +899,9 @@ def _memory_left(nf, p, load):
 
 def _evacuation_by_sums(cl, n, sums):
     """can_evacuate(n) by sums rather than trials, where they tell: its
-    DRBD failovers are globaln1's sums, and the rest must all be
-    re-created without local disks (_fit_verdict with the memory the
-    failovers bring).  sums: EvacSums of the cluster.  None: the sums do
+    DRBD failovers are globaln1's sums, and the rest, without local
+    disks, must all be moved or re-created elsewhere (_fit_verdict with
+    the memory the failovers bring).  sums: EvacSums of the cluster.  None: the sums do
     not tell."""
     from qganeti.htools import globaln1
     grp = sums.group[n]
@@ -928,11 +928,12 @@ def _evacuation_by_sums(cl, n, sums):
 def _primaries_profile(cl, n, policy_nodes):
     """Node n's primaries as _evacuation_by_sums reads them: (load, needs),
     load the globaln1.drbd_load of its DRBD ones and needs the memory
-    and forthcoming flag of the others, by memory, descending; None when
-    sums cannot tell (one is movable, has local disks, misses a policy
-    or its secondary).  Remembered while the node has the same primary
-    records (copied, never changed, once placed) with the same
-    secondaries."""
+    and forthcoming flag of the others in the order can_evacuate places
+    them (the ones it moves away as they are listed, then the ones it
+    re-creates by memory, descending); None when sums cannot tell (one
+    has local disks, misses its secondary, a policy or a migration tag
+    on the way).  Remembered while the node has the same primary records
+    (copied, never changed, once placed) with the same secondaries."""
     from qganeti.htools import globaln1
     inf, recs = cl.inf, cl.instrecs
     plist = cl.plist[n]
@@ -942,15 +943,19 @@ def _primaries_profile(cl, n, policy_nodes):
     if key in memo:
         return memo[key]
     drbd = [i for i in plist if inf[i * IF + I_DT] == C.DT_DRBD]
-    others = sorted((i for i in plist if inf[i * IF + I_DT] != C.DT_DRBD),
+    shared = [i for i in plist if int(inf[i * IF + I_DT]) in C.EVAC_MOVABLE]
+    fixed_ = sorted((i for i in plist if inf[i * IF + I_DT] != C.DT_DRBD
+                     and int(inf[i * IF + I_DT]) not in C.EVAC_MOVABLE),
                     key=lambda i: -inf[i * IF + I_MEMORY])
     load = globaln1.drbd_load(cl, drbd)
-    if load is None or any(int(inf[i * IF + I_DT]) in C.MOVABLE or inf[i * IF + I_LOCAL]
-                           or not _passes_policies(cl, i, policy_nodes) for i in others):
+    # moving one away checks the node's migration tags against the target's
+    tagged = shared and any(cl.mig[n * cl.words:(n + 1) * cl.words])
+    if load is None or tagged or any(inf[i * IF + I_LOCAL] for i in shared + fixed_) or \
+            not all(_passes_policies(cl, i, policy_nodes) for i in fixed_):
         memo[key] = None
     else:
         memo[key] = load, [(inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0,
-                            bool(inf[i * IF + I_FORTH])) for i in others]
+                            bool(inf[i * IF + I_FORTH])) for i in shared + fixed_]
     return memo[key]
 
 
@@ -971,8 +976,9 @@ def surely_placed(cl, insts, targets):
 
 
 def _fit_verdict(needs, avail, room):
-    """Re-creating instances without local disks one after another by
-    force, on targets passing their policies: needs [(memory, forthcoming)]
+    """Moving or re-creating instances without local disks one after
+    another by force (each on one target, where it scores best), on
+    targets passing their policies: needs [(memory, forthcoming)]
     in that order, avail the targets' _memory_left, ascending, room the
     sum of their _room.  The ones placed before instance k can make it
     stop fitting only on the targets they land on, one target each, and
