@@ -1,7 +1,7 @@
 """Deciding the global N+1 check's evacuations by sums (alloc's
-EvacSums, _fit_verdict) and by the place_singles kernel gives the
-answer of moving and re-creating the instances one by one, as Ganeti
-does."""
+EvacSums, _fit_verdict) and by the move_singles and place_singles
+kernels gives the answer of moving and re-creating the instances one
+by one, as Ganeti does."""
 import random
 
 import pytest
@@ -39,13 +39,15 @@ def load(nodes, seed, free, sizes):
 
 
 def by_trial(cl, n, monkeypatch, kernel):
-    """can_evacuate re-creating the instances one by one (best_single),
-    or by the place_singles kernel; neither by sums."""
+    """can_evacuate moving and re-creating the instances one by one
+    (evac_one_node, best_single), or by the move_singles and
+    place_singles kernels; neither by sums."""
     with monkeypatch.context() as patch:
         patch.setattr(alloc, "_evacuation_by_sums", lambda *args: None)
         patch.setattr(alloc, "surely_placed", lambda *args, **kwargs: None)
         if not kernel:
             patch.setattr(alloc.KERNELS, "place_all", lambda *args: None)
+            patch.setattr(alloc.KERNELS, "move_all", lambda *args: (None, None))
         return alloc.can_evacuate(cl, n, alloc.Options())
 
 

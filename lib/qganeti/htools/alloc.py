@@ -339,17 +339,13 @@ class Kernels:
         return rcs.tolist(), scores.tolist(), lambda k: prows[k * NF:(k + 1) * NF].tolist(), \
             exact_score
 
-
     def place_all(self, cl, nodes, targets, insts):
         """kernels.place_singles of insts (without exclusion tags, passing
         their policies) on a copy of the table: True when each finds a
         target, False when one does not, None when it cannot tell."""
         kern = self._compiled()
         count, ncomp, words = len(insts), C.NCOMP, cl.words
-        inf, dsrd = [], []
-        for i in insts:
-            inf.extend(cl.inf[i * IF:(i + 1) * IF])
-            dsrd.extend(cl.dsrd[i * words:(i + 1) * words])
+        inf, dsrd = _stacked(cl, insts)
         ilocs = [cl.inf[i * IF + I_LOC_SCORE] for i in insts]
         args = [inf, count, ilocs, cl.ptag, cl.ntags, [0] * (count + 1), cl.etag_ids, cl.loc,
                 dsrd, words]
@@ -372,6 +368,47 @@ class Kernels:
                 self.nvals, self.onode, np.empty(len(targets), dtype=np.int64),
                 np.empty(len(targets)))
         return {1: True, 0: False}.get(rc)
+
+    def move_all(self, cl, nodes, targets, insts):
+        """kernels.move_singles of insts (without exclusion tags) on a copy
+        of the table: (True, table as they leave it) when each finds a
+        target, (False, None) when one does not, (None, None) when it
+        cannot tell."""
+        kern = self._compiled()
+        count, ncomp, words = len(insts), C.NCOMP, cl.words
+        inf, dsrd = _stacked(cl, insts)
+        if kern is None:
+            start = time.process_time()
+            table = list(cl.nf)
+            rc = kernels.move_singles(
+                table, nodes, targets, inf, count, cl.peers, cl.nnodes, cl.ptag, cl.ntags,
+                [0] * (count + 1), cl.etag_ids, cl.loc, dsrd, words, cl.mig, cl.rmig,
+                C.KINDS, C.WEIGHTS, [0.0] * (cl.nnodes * ncomp), [0.0] * (6 * NF),
+                [-1, -1, -1], [0.0] * (2 * ncomp))
+            self.spent += time.process_time() - start
+        else:
+            np = self.np
+            ints = self._ints
+            table = np.array(cl.nf)
+            rc = kern.move_singles(
+                table, ints(nodes), ints(targets), np.array(inf), count, np.array(cl.peers),
+                cl.nnodes, ints(cl.ptag), cl.ntags, np.zeros(count + 1, dtype=np.int64),
+                ints(cl.etag_ids), ints(cl.loc), ints(dsrd), words, ints(cl.mig),
+                ints(cl.rmig), self.kinds, self.weights, np.empty(cl.nnodes * ncomp),
+                np.zeros(6 * NF), np.full(3, -1, dtype=np.int64), np.empty(2 * ncomp))
+            table = table.tolist()
+        verdict = {1: True, 0: False}.get(rc)
+        return verdict, table if verdict else None
+
+
+def _stacked(cl, insts):
+    """The instance rows and desired-location words of insts, one after
+    another (instance k of the kernels is insts[k])."""
+    inf, dsrd = [], []
+    for i in insts:
+        inf.extend(cl.inf[i * IF:(i + 1) * IF])
+        dsrd.extend(cl.dsrd[i * cl.words:(i + 1) * cl.words])
+    return inf, dsrd
 
 
 KERNELS = Kernels()
@@ -827,6 +864,19 @@ def can_evacuate(cl, n, opts, sums=None):
         escape = [k for k in range(cl.nnodes) if k != n and cl.node_group(k) == grp]
         shared = [i for i in others if int(cl.inf[i * IF + I_DT]) in C.EVAC_MOVABLE]
         fixed_ = [i for i in others if int(cl.inf[i * IF + I_DT]) not in C.EVAC_MOVABLE]
+        group_nodes = [k for k in range(cl.nnodes) if cl.node_group(k) == grp]
+        no_locations = not any(cl.node_loc[k] for k in group_nodes)
+        if shared and no_locations and all(cl.etag_ptr[i] == cl.etag_ptr[i + 1]
+                                           for i in shared):
+            # the kernels move them as evac_one_node does, on a copy
+            verdict, table = KERNELS.move_all(cl, group_nodes, escape, shared)
+            if verdict is False:
+                return False
+            if verdict:
+                for k in group_nodes:
+                    journal.node(k)
+                    cl.nf[k * NF:(k + 1) * NF] = table[k * NF:(k + 1) * NF]
+                shared = []
         evac_opts = Options(ignore_soft_errors=True)
         for i in shared:
             try:
@@ -837,11 +887,10 @@ def can_evacuate(cl, n, opts, sums=None):
         verdict = surely_placed(cl, fixed_, escape)
         if verdict is not None:
             return verdict
-        group_nodes = [k for k in range(cl.nnodes) if cl.node_group(k) == grp]
         # without locations, exclusion tags or a policy in the way the
         # kernels place them all, as the loop below does
         policy_nodes = _policy_nodes(cl, escape)
-        if not any(cl.node_loc[k] for k in group_nodes) and all(
+        if no_locations and all(
                 cl.etag_ptr[i] == cl.etag_ptr[i + 1] and _passes_policies(cl, i, policy_nodes)
                 for i in fixed_):
             verdict = KERNELS.place_all(cl, group_nodes, escape, fixed_)

@@ -723,6 +723,44 @@ def place_singles(nf, nodes, targets, inf, count, ilocs, ptag, ntags, etag_ptr, 
     return 1
 
 
+def move_singles(nf, nodes, targets, inf, count, peers, nnodes, ptag, ntags, etag_ptr,
+                 etag_ids, loc, dsrd, words, mig, rmig, kinds, weights, vals, scratch,
+                 nodes_out, ovals):
+    """The moves of alloc.can_evacuate in a group without locations:
+    instances 0..count-1 (rows inf[k * IF:]) failed over by force, one
+    after another, each to the target where the group scores best (ties
+    to the later target), as alloc.evac_one_node does; nf changes.  1 when
+    each found a target, 0 when one did not, -1 when a score is not
+    finite (for the plain code)."""
+    ncomp = len(kinds)
+    for k in range(count):
+        for j in range(len(nodes)):
+            node_values(nf, nodes[j] * NF, vals, nodes[j] * ncomp)
+        best = -1
+        best_score = 0.0
+        for t in range(len(targets)):
+            rc = move_rows(nf, inf, k, MV_FAILOVER_ANY, targets[t], 0.0, True, peers, nnodes,
+                           ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
+                           scratch, 0, nodes_out, 0)
+            if rc != OK:
+                continue
+            score = exact_cv(nf, nodes, vals, kinds, weights, nodes_out, scratch, 2, ovals,
+                             0.0)
+            if not math.isfinite(score):
+                return -1
+            if best < 0 or not best_score < score:
+                best = t
+                best_score = score
+        if best < 0:
+            return 0
+        move_rows(nf, inf, k, MV_FAILOVER_ANY, targets[best], 0.0, True, peers, nnodes, ptag,
+                  ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, 0,
+                  nodes_out, 0)
+        for j in range(2):
+            copy_row(scratch, j * NF, nf, nodes_out[j] * NF)
+    return 1
+
+
 def std_update(n, s, var, x, x2):
     """Ganeti's StdDevStat update (it keeps the variance, not the sum of
     squares): replace value x by x2.  Returns (s', var')."""
