@@ -21,7 +21,6 @@ needs_peer = pytest.mark.skipif(not htools_peer.peer_available("hspace"),
                                 reason="Debian's ganeti-htools is not installed")
 
 
-
 def check(prog, argv, files=()):
     diffs = htools_peer.compare(prog, argv, None, files)
     assert not diffs, "\n".join(diffs)

@@ -136,15 +136,9 @@ def _compare_spec(which, rec, spec, excl):
     return OK
 
 
-def policy_check(cl, rec, node, memo=None):
-    """Instance.instMatchesPolicy against the node's group policy.  memo:
-    a dict of answers for this rec, by what they depend on (the group's
-    policy and the node's exclusive storage)."""
-    if memo is not None:
-        key = (cl.node_group(node), cl.nf[node * NF + C.EXCL])
-        if key not in memo:
-            memo[key] = policy_check(cl, rec, node)
-        return memo[key]
+def policy_check(cl, rec, node):
+    """Instance.instMatchesPolicy against the node's group policy
+    (_policy_of remembers the answers)."""
     pol = cl.groups[cl.node_group(node)].ipolicy
     excl = bool(cl.nf[node * NF + C.EXCL])
     result = OK
@@ -199,7 +193,8 @@ def allocate_on_pair(cl, stats, i, p, s, force, cache=None, values=None):
 
 class Kernels:
     """The allocation kernels (kernels.score_secondaries, score_primaries,
-    exact_cv) as try_alloc and best_single call them: plain Python at
+    exact_cv, place_singles, move_singles) as try_alloc, best_single and
+    can_evacuate call them: plain Python at
     first, compiled once the plain ones have spent SWITCH_AFTER CPU
     seconds (a cluster big enough to repay numba's start-up).  Both give
     the same bits, so the switch does not change a result."""
@@ -414,8 +409,8 @@ def _stacked(cl, insts):
 KERNELS = Kernels()
 
 
-def _primary_half(cl, stats, i, p, iloc, force, values=None, policy=None):
-    rc = policy_check(cl, cl.instrecs[i], p, policy)
+def _primary_half(cl, stats, i, p, iloc, force, values=None):
+    rc = _policy_of(cl, i, p)
     if rc != OK:
         return rc
     prow = [0.0] * NF
@@ -433,10 +428,8 @@ def _primary_half(cl, stats, i, p, iloc, force, values=None, policy=None):
 def _singles(cl, nodes, i, targets, force, is_good):
     """collection_to_solution over allocate_on_single on each of targets
     (a group without locations), by the kernels."""
-    rec = cl.instrecs[i]
     iloc = cl.inf[i * IF + I_LOC_SCORE]
-    policy = {}
-    checked = [policy_check(cl, rec, p, policy) for p in targets]
+    checked = [_policy_of(cl, i, p) for p in targets]
     passed = [p for p, rc in zip(targets, checked) if rc == OK]
     rcs, scores, row, _ = KERNELS.primaries(cl, nodes, passed, i, iloc, force, True)
     fails, oks = [], []
@@ -488,12 +481,10 @@ def best_single(cl, nodes, targets, i):
     score (to ~1e-12), and only those within a hair of the best
     estimate get the full recomputation that decides.  The nodes' values
     are computed once; a target's full score swaps in its own."""
-    rec = cl.instrecs[i]
     iloc = cl.inf[i * IF + I_LOC_SCORE]
-    policy = {}
     if not any(cl.node_loc[n] for n in nodes):
         # no location/exclusion component: the kernels do it all
-        targets = [p for p in targets if policy_check(cl, rec, p, policy) == OK]
+        targets = [p for p in targets if _policy_of(cl, i, p) == OK]
         rcs, scores, row, exact = KERNELS.primaries(cl, nodes, targets, i, iloc)
         estimates = [(scores[k], p, k) for k, p in enumerate(targets) if rcs[k] == OK]
         close = _close(estimates)
@@ -503,7 +494,7 @@ def best_single(cl, nodes, targets, i):
     stats = metrics.stats_of_values(cl, nodes, values)
     estimates = []
     for p in targets:
-        if policy_check(cl, rec, p, policy) != OK:
+        if _policy_of(cl, i, p) != OK:
             continue
         prow = [0.0] * NF
         rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
@@ -588,13 +579,12 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         total = Solution()
         cache = {}
         score_pairs = KERNELS.pairs(cl, i, values)
-        policy = {}
         for p, secondaries in targets:
             fails, oks = [], []
             if not cl.node_loc[p]:
                 # no location: one primary half for every secondary, and
                 # when it fails, they all fail the same way
-                half = _primary_half(cl, stats, i, p, 0.0, force, values, policy)
+                half = _primary_half(cl, stats, i, p, 0.0, force, values)
                 if not isinstance(half, tuple):
                     fails = [half] * len(secondaries)
                     total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
@@ -645,22 +635,12 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
-        policy = {}
         for p, secondaries in targets:
-            rc = policy_check(cl, cl.instrecs[i], p, policy)
+            rc = _policy_of(cl, i, p)
             if rc != OK:
                 codes.add(rc)
                 continue
             prows = {}          # add_pri depends on the secondary only by location
-            if not cl.node_loc[p] and secondaries:
-                prow = [0.0] * NF
-                rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, 0.0, cl.ptag, cl.ntags,
-                                     cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words,
-                                     force, prow, 0)
-                if rc != OK:        # the same for every secondary
-                    codes.add(rc)
-                    continue
-                prows[0.0] = (rc, prow)
             for s in secondaries:
                 iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
                 if iloc not in prows:
@@ -670,6 +650,9 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
                                           cl.dsrd, cl.words, force, prow, 0)
                     prows[iloc] = (prc, prow)
                 rc, prow = prows[iloc]
+                if rc != OK and not cl.node_loc[p]:
+                    codes.add(rc)       # the same for every secondary
+                    break
                 if rc == OK:
                     srow = [0.0] * NF
                     rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
@@ -681,9 +664,8 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
     else:
         if not targets:
             raise AllocError("No online nodes")
-        policy = {}
         for p in targets:
-            rc = policy_check(cl, cl.instrecs[i], p, policy)
+            rc = _policy_of(cl, i, p)
             if rc == OK:
                 prow = [0.0] * NF
                 rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i,
@@ -884,12 +866,12 @@ def can_evacuate(cl, n, opts, sums=None):
             except AllocError:
                 return False
         fixed_.sort(key=lambda i: -cl.inf[i * IF + I_MEMORY])
-        verdict = surely_placed(cl, fixed_, escape)
+        policy_nodes = _policy_nodes(cl, escape)
+        verdict = surely_placed(cl, fixed_, escape, policy_nodes)
         if verdict is not None:
             return verdict
         # without locations, exclusion tags or a policy in the way the
         # kernels place them all, as the loop below does
-        policy_nodes = _policy_nodes(cl, escape)
         if no_locations and all(
                 cl.etag_ptr[i] == cl.etag_ptr[i + 1] and _passes_policies(cl, i, policy_nodes)
                 for i in fixed_):
@@ -950,8 +932,8 @@ def _evacuation_by_sums(cl, n, sums):
     """can_evacuate(n) by sums rather than trials, where they tell: its
     DRBD failovers are globaln1's sums, and the rest, without local
     disks, must all be moved or re-created elsewhere (_fit_verdict with
-    the memory the failovers bring).  sums: EvacSums of the cluster.  None: the sums do
-    not tell."""
+    the memory the failovers bring).  sums: EvacSums of the cluster.
+    None: the sums do not tell."""
     from qganeti.htools import globaln1
     grp = sums.group[n]
     if sums.excl[grp]:
@@ -1008,13 +990,13 @@ def _primaries_profile(cl, n, policy_nodes):
     return memo[key]
 
 
-def surely_placed(cl, insts, targets):
+def surely_placed(cl, insts, targets, policy_nodes):
     """Will best_single find a target for each of insts in turn (by
     memory, descending), placing each where it scores best?  _fit_verdict
-    for instances without local disks, else _surely_placed_local."""
+    for instances without local disks, else _surely_placed_local.
+    policy_nodes: _policy_nodes of targets."""
     if any(cl.inf[i * IF + I_LOCAL] for i in insts):
         return _surely_placed_local(cl, insts, targets)
-    policy_nodes = _policy_nodes(cl, targets)
     if not all(_passes_policies(cl, i, policy_nodes) for i in insts):
         return None
     inf = cl.inf
