@@ -1,5 +1,5 @@
 # qganeti: build (virtualenv), test, install, demo.
-#   make            create .venv with the pinned dependencies
+#   make            create .venv with the pinned dependencies; compile the htools kernels
 #   make check      unit tests (pytest) and command tests (bats)
 #   make demo       a one-node cluster under ./demo/ (make demo-clean removes it)
 #   make bench      the benchmarks in t/bench/ (they print figures)
@@ -19,9 +19,12 @@ osdir := $(PREFIX)/os
 mandir := $(PREFIX)/share/man
 venvdir := $(PREFIX)/lib/qganeti-venv
 
+# the htools kernels compiled ahead of time (qganeti.htools.build_kernels)
+AOT := lib/qganeti/htools/_kernels_aot.stamp
+
 .PHONY: all check unit bats install demo demo-clean bench clean
 
-all: $(VENV)/.done
+all: $(VENV)/.done $(AOT)
 
 $(VENV)/.done: requirements.txt
 	rm -rf $(VENV)
@@ -30,6 +33,17 @@ $(VENV)/.done: requirements.txt
 	# setuptools' .pth hook costs every process start; nothing here needs it
 	$(PY) -m pip uninstall --quiet --yes setuptools 2>/dev/null || true
 	touch $@
+
+# setuptools (pycc's compiler driver) is wanted at build time only: it goes
+# beside the venv, not into it
+$(VENV)/build/.done: requirements-build.txt $(VENV)/.done
+	rm -rf $(VENV)/build
+	$(PY) -m pip install --quiet --no-input --disable-pip-version-check \
+		--target $(VENV)/build -r requirements-build.txt
+	touch $@
+
+$(AOT): lib/qganeti/htools/kernels.py lib/qganeti/htools/build_kernels.py $(VENV)/build/.done
+	PYTHONPATH=$(CURDIR)/lib:$(CURDIR)/$(VENV)/build $(PY) -m qganeti.htools.build_kernels
 
 check: all
 	@t/lib/run-checks
@@ -48,7 +62,7 @@ install: all
 		$(DESTDIR)$(etcdir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man8
 	cd lib && find qganeti -name __pycache__ -prune -o -type d -print | \
 		while read d; do install -d "$(DESTDIR)$(libdir)/$$d"; done
-	cd lib && find qganeti -name __pycache__ -prune -o -type f -name '*.py' -print | \
+	cd lib && find qganeti -name __pycache__ -prune -o -type f \( -name '*.py' -o -name '_kernels_aot*' \) -print | \
 		while read f; do install -m 0644 "$$f" "$(DESTDIR)$(libdir)/$$f"; done
 	find bin -maxdepth 1 -type f -perm -u+x -exec install -m 0755 {} $(DESTDIR)$(bindir)/ \;
 	cd libexec/qganeti && find . -type d -print | while read d; do install -d "$(DESTDIR)$(libexecdir)/$$d"; done
@@ -81,5 +95,5 @@ demo-clean:
 		$(DEMO_ENV) libexec/qganeti/daemon-util stop-all >/dev/null 2>&1; rm -rf demo; fi; true
 
 clean: demo-clean
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache lib/qganeti/htools/_kernels_aot*
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from qganeti.htools import alloc, text
+from qganeti.htools import alloc, jit, text
 
 
 def diskless_cluster(nodes, seed, free, sizes):
@@ -87,13 +87,20 @@ def test_every_kind_of_answer_is_exercised(monkeypatch):
     assert {(True, True), (False, False), (None, True), (None, False)} <= seen, seen
 
 
+@pytest.mark.parametrize("kind", ["built", "numba"])
 @pytest.mark.parametrize("case", CASES[:6], ids=str)
-def test_compiled_kernels_agree(case, monkeypatch):
-    """Once the allocation kernels are compiled (a big cluster) they
-    place the instances as the plain ones do."""
+def test_compiled_kernels_agree(case, kind, monkeypatch):
+    """Once the allocation kernels are compiled (built ahead of time, or by
+    numba for a big cluster) they place the instances as the plain ones do."""
+    plain = alloc.Kernels()
+    plain.SWITCH_AFTER = plain.AOT_SWITCH_AFTER = float("inf")
+    monkeypatch.setattr(alloc, "KERNELS", plain)
+    expected = [(n, kernel) for n, _, kernel, _ in answers(case, monkeypatch)]
+    assert plain.kern is None
+    monkeypatch.setattr(jit, "USE_AOT", kind == "built")
     compiled = alloc.Kernels()
     compiled.spent = compiled.SWITCH_AFTER + 1.0
-    expected = [(n, kernel) for n, _, kernel, _ in answers(case, monkeypatch)]
     monkeypatch.setattr(alloc, "KERNELS", compiled)
     assert [(n, kernel) for n, _, kernel, _ in answers(case, monkeypatch)] == expected
     assert compiled.kern is not None
+    assert (compiled.kern.__name__ == "qganeti.htools._kernels_built") == (kind == "built")

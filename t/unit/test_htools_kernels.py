@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
 import htools_gen  # noqa: E402
-from qganeti.htools import balance, hbal, kernels, metrics, moves, text  # noqa: E402
+from qganeti.htools import balance, hbal, jit, kernels, metrics, moves, text  # noqa: E402
 from qganeti.htools.cluster import LoadError  # noqa: E402
 from qganeti.htools.consts import (  # noqa: E402
     KINDS, MV_FAILOVER, MV_REPLACE_AND_FAILOVER, MV_REPLACE_PRIMARY, MV_REPLACE_SECONDARY,
@@ -27,10 +27,13 @@ if not os.path.isdir(DATA):
 TEXT_FILES = sorted(glob.glob(os.path.join(DATA, "*.data")))
 
 
-def _hbal(argv, compiled, monkeypatch):
-    """hbal's stdout with the search forced plain or compiled."""
-    monkeypatch.setattr(balance, "COMPILE_THRESHOLD", -1 if compiled else 10 ** 12)
+def _hbal(argv, kind, monkeypatch):
+    """hbal's stdout with the search forced plain, compiled ahead of time
+    ("built") or by numba."""
+    monkeypatch.setattr(balance, "COMPILE_THRESHOLD", 10 ** 12 if kind == "plain" else -1)
     monkeypatch.setattr(balance, "SWITCH_AFTER", 10 ** 9)
+    monkeypatch.setattr(balance, "PARALLEL_THRESHOLD", 10 ** 12 if kind == "built" else -1)
+    monkeypatch.setattr(jit, "USE_AOT", kind == "built")
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         rc = hbal.run(argv)
@@ -49,11 +52,31 @@ def test_compiled_search_prints_the_plain_plan(spec, tmp_path, monkeypatch):
     for options in ([], ["--exclusion-tags", "service", "-l", "8"],
                     ["--ignore-soft-errors", "-l", "15"]):
         argv = ["-t", str(path), "-l", "25", "-C"] + options
-        plain = _hbal(argv, False, monkeypatch)
-        compiled = _hbal(argv, True, monkeypatch)
-        assert compiled == plain
+        plain = _hbal(argv, "plain", monkeypatch)
+        assert _hbal(argv, "built", monkeypatch) == plain
+        assert _hbal(argv, "numba", monkeypatch) == plain
         assert "Solution length" in plain[1] or "No solution" in plain[1] or \
             "already well balanced" in plain[1]
+
+
+def test_make_built_the_kernels_of_this_source(monkeypatch):
+    """`make` compiles the kernels ahead of time; htools use that module
+    while it matches kernels.py (numba's for a parallel scan)."""
+    monkeypatch.setattr(jit, "_AOT_CURRENT", None)
+    assert jit.aot_built(), "run make: lib/qganeti/htools/_kernels_aot is missing or stale"
+    module = jit.compiled_kernels()
+    assert module.__name__ == "qganeti.htools._kernels_built"
+    assert all(callable(getattr(module, name)) for name in kernels.ENTRY_POINTS)
+    assert jit.compiled_kernels(parallel=True).__name__ == "qganeti.htools._kernels_jit"
+
+
+def test_a_stale_build_is_not_used(tmp_path, monkeypatch):
+    source = tmp_path / "kernels.py"
+    source.write_text(open(kernels.__file__).read() + "# changed\n")
+    monkeypatch.setattr(kernels, "__file__", str(source))
+    monkeypatch.setattr(jit, "_AOT_CURRENT", None)
+    assert not jit.aot_built()
+    assert jit.compiled_kernels().__name__ == "qganeti.htools._kernels_jit"
 
 
 def _cluster(path):

@@ -196,10 +196,13 @@ class Kernels:
     exact_cv, place_singles, move_singles) as try_alloc, best_single and
     can_evacuate call them: plain Python at
     first, compiled once the plain ones have spent SWITCH_AFTER CPU
-    seconds (a cluster big enough to repay numba's start-up).  Both give
-    the same bits, so the switch does not change a result."""
+    seconds (a cluster big enough to repay numba's start-up), or
+    AOT_SWITCH_AFTER when the kernels built ahead of time are there (they
+    cost only numpy's import).  Both give the same bits, so the switch does
+    not change a result."""
 
     SWITCH_AFTER = 1.0
+    AOT_SWITCH_AFTER = 0.05
 
     def __init__(self):
         self.spent = 0.0
@@ -209,9 +212,10 @@ class Kernels:
     def _compiled(self):
         """The compiled kernels, when it is time for them (asked at the
         start of a request, so one request uses one kind)."""
-        if self.kern is None and self.spent > self.SWITCH_AFTER:
+        from qganeti.htools import jit
+        switch = self.AOT_SWITCH_AFTER if jit.aot_built() else self.SWITCH_AFTER
+        if self.kern is None and self.spent > switch:
             import numpy as np
-            from qganeti.htools import jit
             self.np = np
             self.kern = jit.compiled_kernels()
             self.kinds = np.array(C.KINDS, dtype=np.int64)

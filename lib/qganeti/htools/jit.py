@@ -1,6 +1,11 @@
-"""Compiled kernels, for problems big enough to repay numba's start-up.
+"""Compiled kernels: built ahead of time, or by numba at run time.
 
-htools.kernels is loaded a second time under another module name and
+`make` builds the kernels into an extension module (htools.build_kernels)
+that loads in milliseconds; it serves every problem unless it is missing,
+built from another kernels.py, or the problem is big enough to repay
+numba's start-up for a parallel scan (parallel=True).
+
+For numba, htools.kernels is loaded a second time under another module name and
 every function in that copy is replaced by numba.njit(cache=True) of
 itself, so the compiled functions call each other compiled while the
 plain module stays plain Python for everything else.  Compiled code is
@@ -8,15 +13,55 @@ cached in $NUMBA_CACHE_DIR, else in the user's cache directory
 ($XDG_CACHE_HOME or ~/.cache, then qganeti/numba).
 """
 
-import importlib.util
-import inspect
+import hashlib
+import importlib
 import os
 import sys
-import tempfile
+import types
 
 from qganeti.htools import kernels
 
-_MODULE = None
+_MODULE = None          # numba's kernels, once compiled
+_AOT_CURRENT = None     # whether the module built ahead of time matches
+_AOT_MODULE = None
+USE_AOT = True      # tests turn it off to check numba's kernels
+AOT_NAME = "_kernels_aot"
+
+
+def kernels_digest():
+    with open(kernels.__file__, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def aot_built():
+    """True when the kernels built ahead of time are there and were built
+    from this kernels.py (a stale module is ignored, not trusted)."""
+    global _AOT_CURRENT
+    if not USE_AOT:
+        return False
+    if _AOT_CURRENT is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        try:
+            with open(os.path.join(here, AOT_NAME + ".stamp"), encoding="ascii") as handle:
+                _AOT_CURRENT = handle.read().strip() == kernels_digest()
+        except OSError:
+            _AOT_CURRENT = False
+    return _AOT_CURRENT
+
+
+def _aot_kernels():
+    """The plain kernels module's names, its entry points replaced by the
+    ones built ahead of time."""
+    global _AOT_MODULE
+    if _AOT_MODULE is None:
+        built = importlib.import_module("qganeti.htools." + AOT_NAME)
+        module = types.ModuleType("qganeti.htools._kernels_built")
+        module.__dict__.update((name, value) for name, value in vars(kernels).items()
+                               if not name.startswith("__"))
+        for name in kernels.ENTRY_POINTS:
+            setattr(module, name, getattr(built, name))
+        _AOT_MODULE = module
+    return _AOT_MODULE
 
 
 def cache_dir():
@@ -28,6 +73,7 @@ def cache_dir():
 
 
 def _prepare_cache():
+    import tempfile
     path = cache_dir()
     try:
         os.makedirs(path, exist_ok=True)
@@ -39,9 +85,12 @@ def _prepare_cache():
     os.environ["NUMBA_CACHE_DIR"] = path
 
 
-def compiled_kernels():
-    """The kernels module with every function compiled (lazily, per call
-    signature, from the on-disk cache when it is there)."""
+def compiled_kernels(parallel=False):
+    """The kernels module with every function compiled: built ahead of
+    time if it can be, else by numba (lazily, per call signature, from the
+    on-disk cache when it is there; scan_moves runs in parallel)."""
+    if not parallel and aot_built():
+        return _aot_kernels()
     global _MODULE
     if _MODULE is None:
         _prepare_cache()
@@ -49,6 +98,8 @@ def compiled_kernels():
         # starve the Python work in between (and everything else) on a
         # busy 2-core machine; passive threads sleep at once
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import importlib.util
+        import inspect
         import numba
         spec = importlib.util.spec_from_file_location("qganeti.htools._kernels_jit",
                                                       kernels.__file__)
@@ -73,10 +124,10 @@ class Compiled:
     """numpy copies of a Cluster's tables for the compiled search, kept in
     step with the lists after every committed move."""
 
-    def __init__(self, cl):
+    def __init__(self, cl, parallel=False):
         import numpy as np
         self.np = np
-        self.kern = compiled_kernels()
+        self.kern = compiled_kernels(parallel)
         f8, i8 = np.float64, np.int64
         self.nf = np.array(cl.nf, dtype=f8)
         self.inf = np.array(cl.inf, dtype=f8)

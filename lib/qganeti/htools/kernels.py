@@ -60,6 +60,11 @@ def _copy_row_views(src, soff, dst, doff):
 
 # compiled, these take the place of the first (htools.jit)
 COMPILED_ONLY = {"copy_row": "_copy_row_views"}
+# the functions Python calls on the compiled module (htools.build_kernels
+# compiles these ahead of time)
+ENTRY_POINTS = ("base_values", "drift_bounds", "exact_cv", "move_singles", "place_singles",
+                "plan_modes", "scan_moves", "score_primaries", "score_secondaries",
+                "select_again", "select_full")
 # compiled, these are inlined where they are called: a call passes each
 # array as seven words, and scan_chunk's inner loop calls them with a
 # dozen arrays per target
