@@ -113,6 +113,54 @@ running_on() {   # the nodes whose fake hypervisor runs instance $1
     assert_output node2
 }
 
+@test "a move whose copy is cut short resumes: the next attempt sends only what is missing" {
+    vc_cluster 2
+    add_instance db1 file node1
+    disk=$(ls "$VC"/node1/srv/qganeti/file-storage/db1/*)
+    dd if=/dev/urandom of="$disk" bs=1M count=160 conv=notrunc status=none
+    sum=$(sha256sum < "$disk")
+    target=${disk/node1/node2}
+    partial="${target%/*}/.${target##*/}.volume-copy.partial"
+    # gzip-slow keeps the copy of random data slow enough to cut it midway
+    gnt-instance move -f -n node2.example.com --compress gzip-slow db1 \
+        > "$BATS_TEST_TMPDIR/move.out" 2>&1 &
+    mover=$!
+    wait_until "[ -f '$partial' ] && [ \$(du -m '$partial' | cut -f1) -ge 16 ]" 120
+    pkill -9 -f -- "volume-copy send --compress gzip-slow"
+    wait "$mover"
+    run cat "$BATS_TEST_TMPDIR/move.out"
+    assert_output --partial "interrupted"
+    assert_output --partial "resuming, attempt 2 of 3"
+    assert_output --regexp "Disk 0 copied: 1024 MiB, [0-9]+ MiB of data sent in [0-9.]+ s, [1-9][0-9]* MiB kept from interrupted attempts"
+    [ "$(sha256sum < "$target")" = "$sum" ]
+    [ ! -e "$partial" ]
+    [ ! -e "$disk" ]
+    run gnt-instance list -o name,pnode,status --no-headers db1
+    assert_output --regexp '^db1 +node2.example.com +running$'
+}
+
+@test "a move whose every copy attempt fails leaves no partial copy on the target" {
+    vc_cluster 2
+    add_instance db1 file node1
+    disk=$(ls "$VC"/node1/srv/qganeti/file-storage/db1/*)
+    dd if=/dev/urandom of="$disk" bs=1M count=64 conv=notrunc status=none
+    target=${disk/node1/node2}
+    partial="${target%/*}/.${target##*/}.volume-copy.partial"
+    # every sender is killed as soon as it runs
+    ( while :; do pkill -9 -f -- "volume-copy send --compress gzip-slow" || true; sleep 0.05; done ) &
+    killer=$!
+    run gnt-instance move -f -n node2.example.com --compress gzip-slow db1
+    kill "$killer"
+    assert_failure
+    assert_output --partial "resuming, attempt 3 of 3"
+    assert_output --partial "Errors during disk copy"
+    [ ! -e "$partial" ]
+    [ ! -e "$target" ]
+    [ -e "$disk" ]
+    run gnt-instance list -o name,pnode --no-headers db1
+    assert_output --regexp '^db1 +node1.example.com$'
+}
+
 @test "gnt-node migrate, evacuate and failover: one job per instance" {
     vc_cluster 3
     add_instance a1 sharedfile node1

@@ -399,6 +399,26 @@ def partial_file(dest):
     return os.path.join(head, ".%s.volume-copy.partial" % tail)
 
 
+def discard(dest):
+    """Remove what resumable transfers into DEST kept; False when there
+    was nothing.  CopyError while a transfer into DEST runs."""
+    import fcntl
+    path = partial_file(dest)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CopyError("a transfer into %s is running" % dest)
+        os.unlink(path)
+    finally:
+        os.close(fd)
+    return True
+
+
 def receive(listener, dest, key=None, tls=True, progress=None, timeout=ACCEPT_TIMEOUT,
             resume=False):
     """Take one transfer into DEST; its summary dict.  CopyError on failure.

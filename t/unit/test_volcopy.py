@@ -208,3 +208,17 @@ def test_two_resumable_transfers_into_one_target_are_refused(root):
         out = copy(src, dst, resume=True)
     assert "another transfer into" in str(out["receive_error"])
     assert not os.path.exists(dst)
+
+
+def test_discard_removes_what_resumable_transfers_kept(root):
+    import fcntl
+    dst = str(root / "dst")
+    assert volcopy.discard(dst) is False
+    with open(volcopy.partial_file(dst), "wb") as partial:
+        partial.write(b"x" * 4096)
+        fcntl.flock(partial, fcntl.LOCK_EX)
+        with pytest.raises(volcopy.CopyError, match="a transfer into .* is running"):
+            volcopy.discard(dst)
+    assert os.path.exists(volcopy.partial_file(dst))
+    assert volcopy.discard(dst) is True
+    assert not os.path.exists(volcopy.partial_file(dst))

@@ -479,9 +479,11 @@ def _move(op, ctx):
             ctx.feedback("Copying data for disk %d" % idx)
             result = transfer.copy(cfg, source, src["path"], target, dst["path"],
                                    op["compress"], ctx.feedback)
-            ctx.feedback("Disk %d copied: %d MiB, %d MiB of data sent in %.1f s (sha256 %s)"
+            kept = (", %d MiB kept from interrupted attempts" % (result["kept"] >> 20)
+                    if result.get("kept") else "")
+            ctx.feedback("Disk %d copied: %d MiB, %d MiB of data sent in %.1f s%s (sha256 %s)"
                          % (idx, result["bytes"] >> 20, result["sent"] >> 20,
-                            result["seconds"], result["sha256"][:16]))
+                            result["seconds"], kept, result["sha256"][:16]))
     except errors.GenericError as err:
         ctx.log_warning("Some disks failed to copy, aborting")
         raise errors.OpExecError("Errors during disk copy: %s" % err)
