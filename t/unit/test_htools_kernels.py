@@ -29,14 +29,28 @@ TEXT_FILES = sorted(glob.glob(os.path.join(DATA, "*.data")))
 
 def _hbal(argv, kind, monkeypatch):
     """hbal's stdout with the search forced plain, compiled ahead of time
-    ("built") or by numba."""
+    ("built"), by numba, or built first and numba's after the first step
+    ("switch")."""
     monkeypatch.setattr(balance, "COMPILE_THRESHOLD", 10 ** 12 if kind == "plain" else -1)
     monkeypatch.setattr(balance, "SWITCH_AFTER", 10 ** 9)
     monkeypatch.setattr(balance, "PARALLEL_THRESHOLD", 10 ** 12 if kind == "built" else -1)
-    monkeypatch.setattr(jit, "USE_AOT", kind == "built")
+    monkeypatch.setattr(balance, "PARALLEL_SWITCH_AFTER", 0.0 if kind == "switch" else 10 ** 9)
+    monkeypatch.setattr(jit, "USE_AOT", kind in ("built", "switch"))
+    made = []
+
+    class Recorded(jit.Compiled):
+        def __init__(self, cl, parallel=False):
+            super().__init__(cl, parallel)
+            made.append(self.kern.__name__)
+    monkeypatch.setattr(jit, "Compiled", Recorded)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         rc = hbal.run(argv)
+    expected = {"plain": [], "built": ["qganeti.htools._kernels_built"],
+                "numba": ["qganeti.htools._kernels_jit"],
+                "switch": ["qganeti.htools._kernels_built", "qganeti.htools._kernels_jit"]}
+    if "Solution length=0" not in out.getvalue():   # a first step was searched
+        assert made == expected[kind]
     return rc, out.getvalue()
 
 
@@ -55,6 +69,7 @@ def test_compiled_search_prints_the_plain_plan(spec, tmp_path, monkeypatch):
         plain = _hbal(argv, "plain", monkeypatch)
         assert _hbal(argv, "built", monkeypatch) == plain
         assert _hbal(argv, "numba", monkeypatch) == plain
+        assert _hbal(argv, "switch", monkeypatch) == plain
         assert "Solution length" in plain[1] or "No solution" in plain[1] or \
             "already well balanced" in plain[1]
 

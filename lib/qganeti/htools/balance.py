@@ -31,7 +31,11 @@ SWITCH_AFTER = 0.5
 # beat plain Python from the smallest cluster; above this many instances x
 # targets numba's parallel scan repays its start-up (2 cores: 40 nodes with
 # 800 instances 1.05 s against 1.46 s, 20 with 200 0.65 s against 0.45 s)
+# once the built kernels have searched for PARALLEL_SWITCH_AFTER CPU seconds
+# (80 nodes with 1,600 instances: 2 moves 0.18 s built, 0.53 s with numba;
+# the whole solution 6.7 s built, 2.9 s with numba)
 PARALLEL_THRESHOLD = 16000
+PARALLEL_SWITCH_AFTER = 0.5
 # per instance, how many of its best targets are remembered between steps
 TOPK = 16
 INF = float("inf")
@@ -72,12 +76,13 @@ class Balancer:
         self.rescanned = 0
         self.jit = None
         self.adaptive = accelerate is None
-        self.spent = 0.0        # CPU seconds of plain-Python searching
+        self.spent = 0.0        # CPU seconds of searching before the kernels changed
         self.parallel = size > PARALLEL_THRESHOLD if parallel is None else parallel
         if accelerate is None:
             accelerate = size > COMPILE_THRESHOLD or (jit.aot_built() and not self.parallel)
         if accelerate:
-            self.jit = jit.Compiled(cl, self.parallel)
+            # an adaptive search starts on the built kernels; it may move on
+            self.jit = jit.Compiled(cl, self.parallel and not self.adaptive)
             self.arr.to_numpy(self.jit.np)
 
     def candidates(self):
@@ -112,14 +117,15 @@ class Balancer:
     def search(self):
         """The best move of this step: (instance, move, target, exact
         score), or None when no candidate beats the current score."""
-        if self.jit is not None or not self.adaptive:
+        if not self.adaptive or self.jit is not None and (self.jit.parallel
+                                                          or not self.parallel):
             return self._search()
         start = time.process_time()
         try:
             return self._search()
         finally:
             self.spent += time.process_time() - start
-            if self.spent > SWITCH_AFTER:
+            if self.spent > (SWITCH_AFTER if self.jit is None else PARALLEL_SWITCH_AFTER):
                 self.jit = jit.Compiled(self.cl, self.parallel)
                 self.arr.to_numpy(self.jit.np)
 

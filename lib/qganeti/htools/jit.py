@@ -128,6 +128,7 @@ class Compiled:
         import numpy as np
         self.np = np
         self.kern = compiled_kernels(parallel)
+        self.parallel = parallel or not aot_built()
         f8, i8 = np.float64, np.int64
         self.nf = np.array(cl.nf, dtype=f8)
         self.inf = np.array(cl.inf, dtype=f8)
