@@ -31,6 +31,13 @@ teardown() {
     ls "$P"/lib/qganeti/__pycache__/config.*.pyc
     run head -n 2 "$P/libexec/qganeti/op/test-delay"
     assert_line --index 1 --partial '"${0%/*}/../../../lib/qganeti-venv/bin/python3"'
+    # the htools kernels built by make come along, and the installed htools take them
+    ls "$P"/lib/qganeti/htools/_kernels_aot*.so
+    run "$P/lib/qganeti-venv/bin/python3" -c '
+import sys; sys.path.insert(0, sys.argv[1])
+from qganeti.htools import jit
+print(jit.aot_built(), jit.compiled_kernels().__name__)' "$P/lib"
+    assert_output "True qganeti.htools._kernels_built"
 }
 
 @test "the installed commands run a cluster without the checkout" {
