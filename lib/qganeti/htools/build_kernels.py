@@ -91,7 +91,9 @@ def build(found, out_dir):
     numba.pycc.compiler.Flags = NumpyErrors
     cc = CC(jit.AOT_NAME)
     cc.output_dir = out_dir
-    cc.target_cpu = "host"
+    # generic x86-64, not this host's CPU: an installed tree may be copied to
+    # another machine; the host's model measured no faster (hsqueeze, hbal)
+    cc.target_cpu = ""
     for name, (dispatcher, signature) in found.items():
         cc.export(name, signature)(dispatcher.py_func)
     cc.compile()
