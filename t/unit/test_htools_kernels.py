@@ -94,6 +94,15 @@ def test_a_stale_build_is_not_used(tmp_path, monkeypatch):
     assert jit.compiled_kernels().__name__ == "qganeti.htools._kernels_jit"
 
 
+def test_a_built_module_that_does_not_load_leaves_numba(monkeypatch):
+    monkeypatch.setattr(jit, "_AOT_CURRENT", True)
+    monkeypatch.setattr(jit, "_AOT_MODULE", None)
+    monkeypatch.setattr(jit, "AOT_NAME", "_kernels_aot_missing")
+    assert jit.compiled_kernels().__name__ == "qganeti.htools._kernels_jit"
+    assert not jit.aot_built()
+    monkeypatch.setattr(jit, "_AOT_CURRENT", None)
+
+
 def _cluster(path):
     cl = text.load(path)
     cl.finish([], [], [], [], False)

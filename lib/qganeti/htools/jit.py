@@ -51,10 +51,15 @@ def aot_built():
 
 def _aot_kernels():
     """The plain kernels module's names, its entry points replaced by the
-    ones built ahead of time."""
-    global _AOT_MODULE
+    ones built ahead of time; None (and numba from then on) when the built
+    module does not load."""
+    global _AOT_MODULE, _AOT_CURRENT
     if _AOT_MODULE is None:
-        built = importlib.import_module("qganeti.htools." + AOT_NAME)
+        try:
+            built = importlib.import_module("qganeti.htools." + AOT_NAME)
+        except ImportError:
+            _AOT_CURRENT = False
+            return None
         module = types.ModuleType("qganeti.htools._kernels_built")
         module.__dict__.update((name, value) for name, value in vars(kernels).items()
                                if not name.startswith("__"))
@@ -89,8 +94,8 @@ def compiled_kernels(parallel=False):
     """The kernels module with every function compiled: built ahead of
     time if it can be, else by numba (lazily, per call signature, from the
     on-disk cache when it is there; scan_moves runs in parallel)."""
-    if not parallel and aot_built():
-        return _aot_kernels()
+    if not parallel and aot_built() and _aot_kernels() is not None:
+        return _AOT_MODULE
     global _MODULE
     if _MODULE is None:
         _prepare_cache()
