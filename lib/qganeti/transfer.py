@@ -91,7 +91,7 @@ def _discard(cfg, node, path):
     try:
         nodecall.spawn(cfg, node, "volume-copy", ["discard", path]).finish(60)
     except errors.GenericError:
-        pass        # the node is gone, or a stray transfer still writes: left for verify
+        pass        # the node is gone, or a stray transfer still writes into it
 
 
 def _send(cfg, src_node, address, port, src_path, compress, key, feedback, timeout):

@@ -117,8 +117,7 @@ class Balancer:
     def search(self):
         """The best move of this step: (instance, move, target, exact
         score), or None when no candidate beats the current score."""
-        if not self.adaptive or self.jit is not None and (self.jit.parallel
-                                                          or not self.parallel):
+        if self._kernels_settled():
             return self._search()
         start = time.process_time()
         try:
@@ -128,6 +127,16 @@ class Balancer:
             if self.spent > (SWITCH_AFTER if self.jit is None else PARALLEL_SWITCH_AFTER):
                 self.jit = jit.Compiled(self.cl, self.parallel)
                 self.arr.to_numpy(self.jit.np)
+
+    def _kernels_settled(self):
+        """True once the search runs on the kernels it keeps: chosen by the
+        caller, or the last an adaptive search moves to (numba's parallel
+        ones for a big problem, else the first compiled ones)."""
+        if not self.adaptive:
+            return True
+        if self.jit is None:
+            return False
+        return self.jit.parallel or not self.parallel
 
     def _search(self):
         cl = self.cl

@@ -101,7 +101,7 @@ def build(found, out_dir):
 
 def main(argv):
     tree = argv[0] if argv else os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-    stamp = os.path.join(HERE, jit.AOT_NAME + ".stamp")
+    stamp = jit.aot_stamp()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(stamp)
     build(learn_signatures(tree), HERE)

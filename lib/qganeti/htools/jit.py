@@ -33,6 +33,11 @@ def kernels_digest():
         return hashlib.sha256(handle.read()).hexdigest()
 
 
+def aot_stamp():
+    """The file naming the kernels.py the built module was built from."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), AOT_NAME + ".stamp")
+
+
 def aot_built():
     """True when the kernels built ahead of time are there and were built
     from this kernels.py (a stale module is ignored, not trusted)."""
@@ -40,9 +45,8 @@ def aot_built():
     if not USE_AOT:
         return False
     if _AOT_CURRENT is None:
-        here = os.path.dirname(os.path.abspath(__file__))
         try:
-            with open(os.path.join(here, AOT_NAME + ".stamp"), encoding="ascii") as handle:
+            with open(aot_stamp(), encoding="ascii") as handle:
                 _AOT_CURRENT = handle.read().strip() == kernels_digest()
         except OSError:
             _AOT_CURRENT = False
