@@ -11,6 +11,7 @@ global N+1 capacity check is Ganeti's.
 import bisect
 import copy
 import math
+import struct
 import time
 
 from qganeti.htools import kernels, metrics, moves
@@ -91,16 +92,17 @@ def annotate(sol, fmt=lambda score: fixed(score, 8)):
     return sol
 
 
-def collection_to_solution(fails, oks, is_good, make=None):
+def collection_to_solution(fails, oks, is_good, make=None, order=None):
     """AllocationSolution.collectionToSolution: successes by score (ties:
     the later candidate first); those failing is_good before the first
     good one count as FailN1.  With `make`, oks are (score, key) and
-    make(score, key) builds the Alloc when it is needed."""
+    make(score, key) builds the Alloc when it is needed; order(oks), when
+    given, yields them in that order (_by_exact_score)."""
     if make is None:
         ordered = sorted(reversed(oks), key=lambda a: a.score)
     else:
-        ordered = (make(score, key) for score, key in
-                   sorted(reversed(oks), key=lambda ok: ok[0]))
+        pairs = order(oks) if order else sorted(reversed(oks), key=lambda ok: ok[0])
+        ordered = (make(score, key) for score, key in pairs)
     dropped = 0
     best = None
     for alloc in ordered:
@@ -208,6 +210,7 @@ class Kernels:
         self.spent = 0.0
         self.kern = None
         self.np = None
+        self.packers = {}
 
     def _compiled(self):
         """The compiled kernels, when it is time for them (asked at the
@@ -227,6 +230,17 @@ class Kernels:
             self.no_peers = np.zeros(1)
             self.pair_ints = {}
         return self.kern
+
+    def _floats(self, values):
+        """A float64 array of the list values (writable, as the kernels
+        take it): struct packs a list of floats a few times faster than
+        np.array converts it, and the table is converted on every call."""
+        packer = self.packers.get(len(values))
+        if packer is None:
+            packer = self.packers[len(values)] = struct.Struct("=%dd" % len(values))
+        buf = bytearray(packer.size)
+        packer.pack_into(buf, 0, *values)
+        return self.np.frombuffer(buf, dtype=self.np.float64)
 
     def _ints(self, values):
         """An int64 array of values (never empty: numba wants a type)."""
@@ -274,8 +288,8 @@ class Kernels:
                 return rcs, scores
             return score
         np = self.np
-        nf, inf, peers = np.array(cl.nf), np.array(cl.inf[i * IF:(i + 1) * IF]), \
-            np.array(cl.peers)
+        nf, inf, peers = self._floats(cl.nf), np.array(cl.inf[i * IF:(i + 1) * IF]), \
+            self._floats(cl.peers)
         nvals = np.array(nvals)
         srow, svals = np.zeros(NF), np.zeros(C.NCOMP)
 
@@ -318,7 +332,7 @@ class Kernels:
         i8 = np.int64
         words = cl.words
         first, last = cl.etag_ptr[i], cl.etag_ptr[i + 1]
-        nf, nodes = np.array(cl.nf), np.array(nodes, dtype=i8)
+        nf, nodes = self._floats(cl.nf), np.array(nodes, dtype=i8)
         vals = np.empty(cl.nnodes * ncomp)
         prows = np.empty(count * NF)
         rcs, scores = np.empty(count, dtype=i8), np.empty(count)
@@ -361,7 +375,7 @@ class Kernels:
             np = self.np
             ints = self._ints
             rc = kern.place_singles(
-                np.array(cl.nf), ints(nodes), ints(targets), np.array(inf), count,
+                self._floats(cl.nf), ints(nodes), ints(targets), np.array(inf), count,
                 np.array(ilocs), ints(cl.ptag), cl.ntags, ints(args[5]), ints(cl.etag_ids),
                 ints(cl.loc), ints(dsrd), words, self.kinds, self.weights,
                 np.empty(cl.nnodes * ncomp), *self.scratch, np.empty(len(targets) * NF),
@@ -384,12 +398,13 @@ class Kernels:
                 table, nodes, targets, inf, count, cl.peers, cl.nnodes, cl.ptag, cl.ntags,
                 [0] * (count + 1), cl.etag_ids, cl.loc, dsrd, words, cl.mig, cl.rmig,
                 C.KINDS, C.WEIGHTS, [0.0] * (cl.nnodes * ncomp), [0.0] * (6 * NF),
-                [-1, -1, -1], [0.0] * (2 * ncomp))
+                [-1, -1, -1], [0.0] * (2 * ncomp), *([0.0] * ncomp for _ in range(4)),
+                [0.0] * len(targets))
             self.spent += time.process_time() - start
         else:
             np = self.np
             ints = self._ints
-            table = np.array(cl.nf)
+            table = self._floats(cl.nf)
             # failovers to any node (all move_singles makes) read no DRBD
             # peers: a 6,400-float copy per call spared on 80 nodes
             rc = kern.move_singles(
@@ -397,7 +412,8 @@ class Kernels:
                 cl.nnodes, ints(cl.ptag), cl.ntags, np.zeros(count + 1, dtype=np.int64),
                 ints(cl.etag_ids), ints(cl.loc), ints(dsrd), words, ints(cl.mig),
                 ints(cl.rmig), self.kinds, self.weights, np.empty(cl.nnodes * ncomp),
-                np.zeros(6 * NF), np.full(3, -1, dtype=np.int64), np.empty(2 * ncomp))
+                np.zeros(6 * NF), np.full(3, -1, dtype=np.int64), np.empty(2 * ncomp),
+                *self.scratch, np.empty(len(targets)))
             table = table.tolist()
         verdict = {1: True, 0: False}.get(rc)
         return verdict, table if verdict else None
@@ -438,7 +454,7 @@ def _singles(cl, nodes, i, targets, force, is_good):
     iloc = cl.inf[i * IF + I_LOC_SCORE]
     checked = [_policy_of(cl, i, p) for p in targets]
     passed = [p for p, rc in zip(targets, checked) if rc == OK]
-    rcs, scores, row, _ = KERNELS.primaries(cl, nodes, passed, i, iloc, force, True)
+    rcs, scores, row, exact = KERNELS.primaries(cl, nodes, passed, i, iloc, force)
     fails, oks = [], []
     k = 0
     for rc in checked:
@@ -452,7 +468,36 @@ def _singles(cl, nodes, i, targets, force, is_good):
 
     def make(score, k):
         return Alloc([passed[k]], [(passed[k], row(k))], score, iloc)
-    return collection_to_solution(fails, oks, is_good, make)
+    return collection_to_solution(fails, oks, is_good, make,
+                                  lambda oks: _by_exact_score(oks, exact))
+
+
+# Ganeti's incremental statistics estimate a score to ~1e-13 here, 3e-9 at
+# worst seen (a spread near zero); runs of estimates closer than this are
+# scored in full
+CLOSE = 1e-6
+
+
+def _by_exact_score(oks, exact):
+    """oks [(estimate, k)], k ascending, as collection_to_solution orders
+    their exact scores exact(k): [(score, k)] by score, ties the later k
+    first.  Only the ones asked for are scored: in order of estimate, a
+    run of estimates each within CLOSE of the one before at a time,
+    sorted by exact score within it (estimates further apart are in the
+    exact scores' order).  Without finite estimates, all are scored."""
+    if not all(math.isfinite(estimate) for estimate, _ in oks):
+        yield from sorted(reversed([(exact(k), k) for _, k in oks]), key=lambda ok: ok[0])
+        return
+    ordered = sorted(oks, key=lambda ok: (ok[0], -ok[1]))
+    start = 0
+    while start < len(ordered):
+        end = start + 1
+        while end < len(ordered) and ordered[end][0] - ordered[end - 1][0] <= \
+                CLOSE * max(1.0, abs(ordered[end][0])):
+            end += 1
+        yield from sorted([(exact(k), k) for _, k in ordered[start:end]],
+                          key=lambda ok: (ok[0], -ok[1]))
+        start = end
 
 
 def allocate_on_single(cl, nodes, i, p, force):
@@ -475,7 +520,7 @@ def _close(estimates):
     (all of them when a score is infinite or NaN: no shortcut then)."""
     if all(math.isfinite(score) for score, _, _ in estimates):
         low = min((score for score, _, _ in estimates), default=0.0)
-        tol = 1e-9 * max(1.0, abs(low))
+        tol = CLOSE * max(1.0, abs(low))
         return [(p, x) for score, p, x in estimates if score <= low + tol]
     return [(p, x) for _, p, x in estimates]
 
@@ -561,13 +606,7 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         fast = FastN1(cl, evacuees(cl, nodes, opts))
 
     def trial(tried):
-        journal = moves.Journal(cl)
-        place(cl, i, alloc_, journal)
-        try:
-            sums = EvacSums(cl)
-            return all(can_evacuate(cl, n, opts, sums) for n in tried)
-        finally:
-            journal.restore()
+        return _evacuable_with(cl, i, alloc_, tried, opts)
 
     def is_good(alloc):
         nonlocal alloc_
@@ -692,13 +731,7 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
 
     def good(alloc):
         def trial(tried):
-            journal = moves.Journal(cl)
-            place(cl, i, alloc, journal)
-            try:
-                sums = EvacSums(cl)
-                return all(can_evacuate(cl, n, opts, sums) for n in tried)
-            finally:
-                journal.restore()
+            return _evacuable_with(cl, i, alloc, tried, opts)
         if not fast.usable:
             return trial(evacuees(cl, nodes, opts))
         return fast.good(i, alloc, trial)
@@ -907,7 +940,7 @@ class EvacSums:
 
     def __init__(self, cl):
         nf = cl.nf
-        self.group = [cl.node_group(k) for k in range(cl.nnodes)]
+        self.group = [int(grp) for grp in nf[C.GROUP::NF]]
         members = {}
         for k, grp in enumerate(self.group):
             members.setdefault(grp, []).append(k)
@@ -920,6 +953,7 @@ class EvacSums:
                      for grp, nodes in members.items()}
         # a node's own policy answer is one too many: stricter, never wrong
         self.policy_nodes = {grp: _policy_nodes(cl, nodes) for grp, nodes in members.items()}
+        self.snode = cl.inf[I_SNODE::IF]        # each instance's secondary
 
 
 def _room(left):
@@ -945,38 +979,54 @@ def _evacuation_by_sums(cl, n, sums):
     grp = sums.group[n]
     if sums.excl[grp]:
         return None
-    profile = _primaries_profile(cl, n, sums.policy_nodes[grp])
+    profile = _primaries_profile(cl, n, sums.policy_nodes[grp], sums.snode)
     if profile is None:
         return None
-    load, needs = profile
+    load, needs, most, needed = profile
     if load and not globaln1.failovers_fit(cl, n, load):
         return False
-    left = list(sums.ascending[grp])
-    left.remove(sums.left[n])
     room = sums.room[grp] - _room(sums.left[n])
+    changed = []            # (memory left before the failovers, after) of receivers
     for p, mem in load.items():
         if sums.group[p] == grp:
-            left.remove(sums.left[p])
             now = _memory_left(cl.nf, p, mem)
-            bisect.insort(left, now)
+            changed.append((sums.left[p], now))
             room += _room(now) - _room(sums.left[p])
+    if most is None:
+        return True         # nothing that must fit
+    # _fit_verdict cannot stop early when even the largest need fits on
+    # more targets than there are needs: then only the room decides
+    asc = sums.ascending[grp]
+    above = len(asc) - bisect.bisect_right(asc, most) - (sums.left[n] > most)
+    for before, after in changed:
+        above += (after > most) - (before > most)
+    if above >= len(needs):
+        return not (needed > 0.0 and needed >= room)
+    left = list(asc)
+    left.remove(sums.left[n])
+    for before, after in changed:
+        left.remove(before)
+        bisect.insort(left, after)
     return _fit_verdict(needs, left, room)
 
 
-def _primaries_profile(cl, n, policy_nodes):
-    """Node n's primaries as _evacuation_by_sums reads them: (load, needs),
-    load the globaln1.drbd_load of its DRBD ones and needs the memory
-    and forthcoming flag of the others in the order can_evacuate places
-    them (the ones it moves away as they are listed, then the ones it
-    re-creates by memory, descending); None when sums cannot tell (one
-    has local disks, misses its secondary, a policy or a migration tag
-    on the way).  Remembered while the node has the same primary records
-    (copied, never changed, once placed) with the same secondaries."""
+def _primaries_profile(cl, n, policy_nodes, snode):
+    """Node n's primaries as _evacuation_by_sums reads them: (load, needs,
+    most, needed), load the globaln1.drbd_load of its DRBD ones and needs
+    the memory and forthcoming flag of the others in the order
+    can_evacuate places them (the ones it moves away as they are listed,
+    then the ones it re-creates by memory, descending), most the largest
+    memory of a need not forthcoming (None without one) and needed their
+    sum as _fit_verdict adds it up; None when sums cannot tell (one has
+    local disks, misses its secondary, a policy or a migration tag on the
+    way).  snode: each instance's secondary (EvacSums.snode).  Remembered
+    while the node has the same primary records (copied, never changed,
+    once placed) with the same secondaries."""
     from qganeti.htools import globaln1
     inf, recs = cl.inf, cl.instrecs
     plist = cl.plist[n]
-    key = (n, tuple(plist), tuple([inf[i * IF + I_SNODE] for i in plist]),
-           tuple([recs[i] for i in plist]))
+    key = (n, tuple(plist), tuple(map(snode.__getitem__, plist)),
+           tuple(map(recs.__getitem__, plist)))
     memo = cl.__dict__.setdefault("_profile_memo", {})
     if key in memo:
         return memo[key]
@@ -991,9 +1041,15 @@ def _primaries_profile(cl, n, policy_nodes):
     if load is None or tagged or any(inf[i * IF + I_LOCAL] for i in shared + fixed_) or \
             not all(_passes_policies(cl, i, policy_nodes) for i in fixed_):
         memo[key] = None
-    else:
-        memo[key] = load, [(inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0,
-                            bool(inf[i * IF + I_FORTH])) for i in shared + fixed_]
+        return None
+    needs = [(inf[i * IF + C.I_MEMORY] if inf[i * IF + C.I_USES_MEM] else 0.0,
+              bool(inf[i * IF + I_FORTH])) for i in shared + fixed_]
+    most, needed = None, 0.0
+    for mem, forthcoming in needs:
+        if not forthcoming:
+            most = mem if most is None else max(most, mem)
+            needed += mem
+    memo[key] = load, needs, most, needed
     return memo[key]
 
 
@@ -1096,8 +1152,39 @@ def evacuees(cl, nodes, opts):
 def redundant(cl, nodes, opts):
     """GlobalN1.redundant: every node can be evacuated (by trial; the
     allocation itself uses globaln1.FastN1)."""
+    return all_evacuable(cl, evacuees(cl, nodes, opts), opts)
+
+
+def _evacuable_with(cl, i, alloc, nodes, opts):
+    """all_evacuable(nodes) with instance i placed as alloc (undone after)."""
+    journal = moves.Journal(cl)
+    place(cl, i, alloc, journal)
+    try:
+        return all_evacuable(cl, nodes, opts)
+    finally:
+        journal.restore()
+
+
+RECENT_FAILURES = 8
+
+
+def all_evacuable(cl, nodes, opts):
+    """Can each of nodes be evacuated (can_evacuate)?  The nodes that
+    failed lately are tried first: the candidates for one instance, and
+    the next instances, mostly fail on the same few nodes, and each True
+    costs a whole evacuation.  The order does not change the answer."""
     sums = EvacSums(cl)
-    return all(can_evacuate(cl, n, opts, sums) for n in evacuees(cl, nodes, opts))
+    recent = cl.__dict__.setdefault("_evac_failures", [])
+    wanted = set(nodes)
+    first = [n for n in recent if n in wanted]
+    for n in first + [n for n in nodes if n not in first]:
+        if not can_evacuate(cl, n, opts, sums):
+            if n in recent:
+                recent.remove(n)
+            recent.insert(0, n)
+            del recent[RECENT_FAILURES:]
+            return False
+    return True
 
 
 # -- evacuation ---------------------------------------------------------------
@@ -1145,7 +1232,7 @@ def evac_one_node(cl, i, gdx, avail, opts, journal=None):
         found.append((_estimate(cl, stats, members, i, move, ndx, rows), ndx, rows, iloc))
     if found and all(math.isfinite(est) for est, _, _, _ in found):
         low = min(est for est, _, _, _ in found)
-        tol = 1e-9 * max(1.0, abs(low))
+        tol = CLOSE * max(1.0, abs(low))
         found = [entry for entry in found if entry[0] <= low + tol]
     for _, ndx, rows, iloc in found:
         trial = moves.Journal(cl)

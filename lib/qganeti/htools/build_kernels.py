@@ -9,7 +9,8 @@ same kernels into an extension module, htools/_kernels_aot*.so, that
 loads in milliseconds and needs no numba at run time.  The argument
 types of each entry point (kernels.ENTRY_POINTS) are learnt by running
 hbal, hspace and hsqueeze on small generated clusters (TREE/t/lib's
-generator) with the just-in-time kernels; htools/_kernels_aot.stamp then
+generator) with the just-in-time kernels, and the global N+1 check's
+kernels directly; htools/_kernels_aot.stamp then
 records which kernels.py the module was built from (htools.jit ignores a
 stale module).  Needs setuptools and a C compiler, at build time only.
 """
@@ -32,6 +33,7 @@ def learn_signatures(tree):
     between compiled kernels add signatures of their own, not wanted)."""
     import numba
     from qganeti.htools import alloc, balance, hbal, hspace, hsqueeze
+    from qganeti.htools import text as text_format
     sys.path.insert(0, os.path.join(tree, "t", "lib"))
     import htools_gen
     balance.COMPILE_THRESHOLD = -1
@@ -63,6 +65,14 @@ def learn_signatures(tree):
                 handle.write(text)
             with contextlib.redirect_stdout(io.StringIO()):
                 tool.run(["-t", path] + args)
+    # the global N+1 check reaches these only where its sums cannot tell,
+    # which a small cluster need not show: called as can_evacuate calls them
+    cl = text_format.parse(htools_gen.generate(6, 12, "mixed", 3))
+    cl.finish()
+    nodes = list(range(cl.nnodes))
+    insts = list(range(min(3, len(cl.instrecs))))
+    alloc.KERNELS.place_all(cl, nodes, nodes[1:], insts)
+    alloc.KERNELS.move_all(cl, nodes, nodes[1:], insts)
     found = {}
     for name, kinds in seen.items():
         if len(kinds) != 1:

@@ -710,7 +710,7 @@ def place_singles(nf, nodes, targets, inf, count, ilocs, ptag, ntags, etag_ptr, 
                     low = scores[t]
         if not found:
             return 0
-        tol = 1e-9 * max(1.0, abs(low))
+        tol = 1e-6 * max(1.0, abs(low))       # alloc.CLOSE
         best = -1
         best_score = 0.0
         for t in range(len(targets)):
@@ -730,25 +730,47 @@ def place_singles(nf, nodes, targets, inf, count, ilocs, ptag, ntags, etag_ptr, 
 
 def move_singles(nf, nodes, targets, inf, count, peers, nnodes, ptag, ntags, etag_ptr,
                  etag_ids, loc, dsrd, words, mig, rmig, kinds, weights, vals, scratch,
-                 nodes_out, ovals):
+                 nodes_out, ovals, cnt, tot, var, sums, estimates):
     """The moves of alloc.can_evacuate in a group without locations:
     instances 0..count-1 (rows inf[k * IF:]) failed over by force, one
     after another, each to the target where the group scores best (ties
-    to the later target), as alloc.evac_one_node does; nf changes.  1 when
-    each found a target, 0 when one did not, -1 when a score is not
-    finite (for the plain code)."""
+    to the later target), as alloc.evac_one_node does; nf changes.  Each
+    target's score is estimated from the group's statistics (cnt/tot/var/
+    sums, estimates: one per target) and those within 1e-6 (alloc.CLOSE)
+    of the best estimate are scored in full, which decides.  1 when each
+    found a target, 0 when one did not, -1 when a score is not finite
+    (for the plain code)."""
     ncomp = len(kinds)
     for k in range(count):
-        for j in range(len(nodes)):
-            node_values(nf, nodes[j] * NF, vals, nodes[j] * ncomp)
-        best = -1
-        best_score = 0.0
+        base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums)
+        low = INF
+        found = False
         for t in range(len(targets)):
             rc = move_rows(nf, inf, k, MV_FAILOVER_ANY, targets[t], 0.0, True, peers, nnodes,
                            ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
                            scratch, 0, nodes_out, 0)
             if rc != OK:
+                estimates[t] = INF      # no target: never close
                 continue
+            estimate = score_moved(nf, kinds, weights, cnt, tot, var, sums, vals, nodes_out,
+                                   scratch, ovals)
+            if not math.isfinite(estimate):
+                return -1
+            estimates[t] = estimate
+            found = True
+            if estimate < low:
+                low = estimate
+        if not found:
+            return 0
+        tol = 1e-6 * max(1.0, abs(low))
+        best = -1
+        best_score = 0.0
+        for t in range(len(targets)):
+            if not estimates[t] <= low + tol:
+                continue
+            move_rows(nf, inf, k, MV_FAILOVER_ANY, targets[t], 0.0, True, peers, nnodes,
+                      ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
+                      scratch, 0, nodes_out, 0)
             score = exact_cv(nf, nodes, vals, kinds, weights, nodes_out, scratch, 2, ovals,
                              0.0)
             if not math.isfinite(score):
@@ -756,14 +778,48 @@ def move_singles(nf, nodes, targets, inf, count, peers, nnodes, ptag, ntags, eta
             if best < 0 or not best_score < score:
                 best = t
                 best_score = score
-        if best < 0:
-            return 0
         move_rows(nf, inf, k, MV_FAILOVER_ANY, targets[best], 0.0, True, peers, nnodes, ptag,
                   ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, 0,
                   nodes_out, 0)
         for j in range(2):
             copy_row(scratch, j * NF, nf, nodes_out[j] * NF)
     return 1
+
+
+def score_moved(nf, kinds, weights, cnt, tot, var, sums, vals, nodes_out, rows, nvals):
+    """The group's score estimated from its statistics cnt/tot/var/sums
+    (base_stats, node values vals) once the two nodes nodes_out[0:2] (-1:
+    none) take the rows at rows[k * NF:]: Ganeti's incremental update
+    (std_update) for each, on a spread component only while online, on
+    a sum the one the node counts in; the location component is 0."""
+    ncomp = len(kinds)
+    for j in range(2):
+        if nodes_out[j] >= 0:
+            node_values(rows, j * NF, nvals, j * ncomp)
+    total = 0.0
+    for c in range(ncomp):
+        kind = kinds[c]
+        if kind == 3:
+            continue
+        s = tot[c]
+        v = var[c]
+        value = sums[c]
+        for j in range(2):
+            n = nodes_out[j]
+            if n < 0:
+                continue
+            x = vals[n * ncomp + c]
+            x2 = nvals[j * ncomp + c]
+            offline = nf[n * NF + OFFLINE] != 0.0
+            if kind == 0:
+                if not offline and x != x2:
+                    s, v = std_update(cnt[c], s, v, x, x2)
+            elif offline == (kind == 2):
+                value += x2 - x
+        if kind == 0:
+            value = math.sqrt(v) if v == v else v
+        total += value * weights[c]
+    return total
 
 
 def std_update(n, s, var, x, x2):
