@@ -472,10 +472,7 @@ def _singles(cl, nodes, i, targets, force, is_good):
                                   lambda oks: _by_exact_score(oks, exact))
 
 
-# Ganeti's incremental statistics estimate a score to ~1e-13 here, 3e-9 at
-# worst seen (a spread near zero); runs of estimates closer than this are
-# scored in full
-CLOSE = 1e-6
+CLOSE = kernels.CLOSE      # estimates closer than this are scored in full
 
 
 def _by_exact_score(oks, exact):

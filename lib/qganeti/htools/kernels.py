@@ -30,6 +30,10 @@ from qganeti.htools.consts import (
 
 NAN = float("nan")
 INF = float("inf")
+# candidates whose estimated score is this close (relative) to the best
+# estimate are scored in full: Ganeti's incremental statistics estimate a
+# score to ~1e-13, 3e-9 at worst seen (a spread near zero)
+CLOSE = 1e-6
 
 
 def fdiv(a, b):
@@ -710,7 +714,7 @@ def place_singles(nf, nodes, targets, inf, count, ilocs, ptag, ntags, etag_ptr, 
                     low = scores[t]
         if not found:
             return 0
-        tol = 1e-6 * max(1.0, abs(low))       # alloc.CLOSE
+        tol = CLOSE * max(1.0, abs(low))
         best = -1
         best_score = 0.0
         for t in range(len(targets)):
@@ -736,7 +740,7 @@ def move_singles(nf, nodes, targets, inf, count, peers, nnodes, ptag, ntags, eta
     after another, each to the target where the group scores best (ties
     to the later target), as alloc.evac_one_node does; nf changes.  Each
     target's score is estimated from the group's statistics (cnt/tot/var/
-    sums, estimates: one per target) and those within 1e-6 (alloc.CLOSE)
+    sums, estimates: one per target) and those within CLOSE
     of the best estimate are scored in full, which decides.  1 when each
     found a target, 0 when one did not, -1 when a score is not finite
     (for the plain code)."""
@@ -762,7 +766,7 @@ def move_singles(nf, nodes, targets, inf, count, peers, nnodes, ptag, ntags, eta
                 low = estimate
         if not found:
             return 0
-        tol = 1e-6 * max(1.0, abs(low))
+        tol = CLOSE * max(1.0, abs(low))
         best = -1
         best_score = 0.0
         for t in range(len(targets)):
