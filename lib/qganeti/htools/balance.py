@@ -252,12 +252,13 @@ class Balancer:
         """The score after the move, exactly as Ganeti computes it (None
         when the move fails).  Within a search only: compiled, it starts
         from the node values of the step's base_values."""
+        if self.jit and not self._has_map:
+            return self.jit.move_cv(self.cl, self.arr, i, move, tdx,
+                                    self.opts.ignore_soft_errors)
         rc, _, rows = moves.move_rows(self.cl, i, move, tdx, self.opts.ignore_soft_errors,
                                       self.scratch)
         if rc != OK:
             return None
-        if self.jit and not self._has_map:
-            return self.jit.exact_cv(self.arr, rows)
         return metrics.comp_cv(self.cl, self.nodes, dict(rows),
                                moves.exclusion_counts_after(self.cl, i, move, tdx))
 

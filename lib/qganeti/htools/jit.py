@@ -20,6 +20,7 @@ import sys
 import types
 
 from qganeti.htools import kernels
+from qganeti.htools.consts import OK
 
 _MODULE = None          # numba's kernels, once compiled
 _AOT_CURRENT = None     # whether the module built ahead of time matches
@@ -166,6 +167,8 @@ class Compiled:
         self.gtmp = np.zeros(0, dtype=i8)
         self.buffer = None
         self.ovals = np.zeros(3 * NCOMP, dtype=f8)
+        self.mrows = np.zeros(6 * NF, dtype=f8)
+        self.mnodes = np.zeros(4, dtype=i8)
 
     def sync(self, cl, nodes, i):
         from qganeti.htools.consts import IF, NF
@@ -178,13 +181,13 @@ class Compiled:
             self.ptag[n * nt:(n + 1) * nt] = cl.ptag[n * nt:(n + 1) * nt]
         self.inf[i * IF:(i + 1) * IF] = cl.inf[i * IF:(i + 1) * IF]
 
-    def exact_cv(self, arr, rows):
-        """metrics.comp_cv after a move's rows [(node, row)], compiled."""
-        np = self.np
-        onodes = np.array([n for n, _ in rows] + [-1], dtype=np.int64)
-        orows = np.array([x for _, row in rows for x in row] or [0.0], dtype=np.float64)
-        return float(self.kern.exact_cv(self.nf, arr.nodes, arr.vals, arr.kinds, arr.weights,
-                                        onodes, orows, len(rows), self.ovals, 0.0))
+    def move_cv(self, cl, arr, i, move, tdx, force):
+        """exact_cv after the move of instance i, or None when it fails."""
+        score = self.kern.move_cv(
+            self.nf, self.inf, i, move, tdx, force, self.peers, cl.nnodes, self.ptag, cl.ntags,
+            self.etag_ptr, self.etag_ids, self.loc, self.dsrd, cl.words, self.mig, self.rmig,
+            self.mrows, self.mnodes, arr.nodes, arr.vals, arr.kinds, arr.weights, self.ovals)
+        return float(score) if self.mnodes[3] == OK else None
 
     def scan(self, cl, arr, cands, targets, vals, mean, c1, c2, cnt, sums, kinds, weights,
              flags, tol, gcount, buffer, modes, tmask, start):

@@ -66,9 +66,9 @@ def _copy_row_views(src, soff, dst, doff):
 COMPILED_ONLY = {"copy_row": "_copy_row_views"}
 # the functions Python calls on the compiled module (htools.build_kernels
 # compiles these ahead of time)
-ENTRY_POINTS = ("base_values", "drift_bounds", "exact_cv", "move_singles", "place_singles",
-                "plan_modes", "scan_moves", "score_primaries", "score_secondaries",
-                "select_again", "select_full")
+ENTRY_POINTS = ("base_values", "drift_bounds", "exact_cv", "move_cv", "move_singles",
+                "place_singles", "plan_modes", "scan_moves", "score_primaries",
+                "score_secondaries", "select_again", "select_full")
 # compiled, these are inlined where they are called: a call passes each
 # array as seven words, and scan_chunk's inner loop calls them with a
 # dozen arrays per target
@@ -580,6 +580,23 @@ def exact_cv(nf, nodes, vals, kinds, weights, onodes, orows, nover, ovals, mapva
             var = math.sqrt(var)
         score += var * weights[c]
     return score
+
+
+def move_cv(nf, inf, i, move, tdx, force, peers, nnodes, ptag, ntags, etag_ptr, etag_ids,
+            loc, dsrd, words, mig, rmig, scratch, onodes, nodes, vals, kinds, weights, ovals):
+    """move_rows, then exact_cv of its rows, in one call: the exact score
+    after a move (no location/exclusion component).  onodes[3] receives
+    move_rows' result; the score means something only when it is OK."""
+    iloc_new = inf[i * IF + I_LOC_SCORE]
+    if tdx >= 0:
+        iloc_new = new_location_score(inf, i, move, tdx, loc, words)
+    rc = move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags,
+                   etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, 0, onodes, 0)
+    onodes[3] = rc
+    if rc != OK:
+        return 0.0
+    # unused slots hold -1, which matches no node
+    return exact_cv(nf, nodes, vals, kinds, weights, onodes, scratch, 3, ovals, 0.0)
 
 
 def score_replacing(kinds, weights, cnt, tot, var, sums, mapval, old, ooff, new, noff,
