@@ -78,39 +78,13 @@ PARALLEL_THRESHOLD = 150000
 ACCELERATE = [False, False]     # compiled kernels; numba's parallel ones
 
 
-class _Balancer:
-    """hbal's Balancer, remembering exact scores within a step: on
-    squeeze clusters many candidates move look-alike instances between
-    the same nodes, and their exact scores are the same computation."""
-
-    def __new__(cls, cl, nodes, insts, algo, accelerate, parallel):
-        from qganeti.htools import balance as bmod
-
-        class Balancer(bmod.Balancer):
-            def exact_score(self, i, move, tdx):
-                cl = self.cl
-                off = i * IF
-                key = (len(self.placements), move, tdx, cl.inst_pnode(i), cl.inst_snode(i),
-                       tuple(cl.inf[off:off + C.I_PNODE]), tuple(cl.inf[off + C.I_SNODE + 1:
-                                                                       off + IF]),
-                       tuple(cl.etag_ids[cl.etag_ptr[i]:cl.etag_ptr[i + 1]]),
-                       tuple(cl.dsrd[i * cl.words:(i + 1) * cl.words]))
-                memo = self.__dict__.setdefault("_exact", {})
-                if key not in memo:
-                    if len(memo) > 4096:
-                        memo.clear()
-                    memo[key] = super().exact_score(i, move, tdx)
-                return memo[key]
-        return Balancer(cl, nodes, insts, algo, accelerate=accelerate, parallel=parallel)
-
-
 def balance(cl):
     """Balance the whole cluster until no move gains anything; returns the
     jobs (nodes, commands, instance, move, target) in move order."""
     from qganeti.htools import balance as bmod
     nodes = list(range(cl.nnodes))
     algo = bmod.Options(min_gain=0.0, min_gain_limit=0.0)
-    bal = _Balancer(cl, nodes, list(range(cl.ninsts)), algo, *ACCELERATE)
+    bal = bmod.Balancer(cl, nodes, list(range(cl.ninsts)), algo, *ACCELERATE)
     jobs = []
     while True:
         found = bal.search()
