@@ -587,9 +587,7 @@ def move_cv(nf, inf, i, move, tdx, force, peers, nnodes, ptag, ntags, etag_ptr, 
     """move_rows, then exact_cv of its rows, in one call: the exact score
     after a move (no location/exclusion component).  onodes[3] receives
     move_rows' result; the score means something only when it is OK."""
-    iloc_new = inf[i * IF + I_LOC_SCORE]
-    if tdx >= 0:
-        iloc_new = new_location_score(inf, i, move, tdx, loc, words)
+    iloc_new = new_location_score(inf, i, move, tdx, loc, words)
     rc = move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags,
                    etag_ptr, etag_ids, loc, dsrd, words, mig, rmig, scratch, 0, onodes, 0)
     onodes[3] = rc
@@ -986,7 +984,8 @@ def move_rows(nf, inf, i, move, tdx, iloc_new, force, peers, nnodes, ptag, ntags
 
 def new_location_score(inf, i, move, tdx, loc, words):
     """The instance's location score after the move (setInstanceLocationScore
-    with the node pair Ganeti passes for that move)."""
+    with the node pair Ganeti passes for that move); the failovers, with or
+    without a target (tdx -1), keep its score."""
     ioff = i * IF
     p = int(inf[ioff + I_PNODE])
     s = int(inf[ioff + I_SNODE])

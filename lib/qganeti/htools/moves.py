@@ -29,9 +29,7 @@ class Scratch:
 
 def move_rows(cl, i, move, tdx, force, scratch):
     """The rows the move would produce: (rc, iloc_new, [(node, row), ...])."""
-    iloc_new = cl.inf[i * IF + I_LOC_SCORE]
-    if tdx >= 0:
-        iloc_new = kernels.new_location_score(cl.inf, i, move, tdx, cl.loc, cl.words)
+    iloc_new = kernels.new_location_score(cl.inf, i, move, tdx, cl.loc, cl.words)
     rc = kernels.move_rows(cl.nf, cl.inf, i, move, tdx, iloc_new, force, cl.peers,
                            cl.nnodes, cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc,
                            cl.dsrd, cl.words, cl.mig, cl.rmig, scratch.rows, 0, scratch.nodes, 0)
