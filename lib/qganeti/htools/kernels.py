@@ -1440,6 +1440,16 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
         if mirror == MIRROR_EXTERNAL:
             if not inst_moves:
                 continue
+            # FailoverToAny (move_rows' first case): the primary's row without
+            # the instance, and the sums it leaves, are the same for every target
+            r_int_p = roff + R_INT_P * NF
+            remove_pri(nf, p * NF, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                       dsrd, words, scratch, r_int_p)
+            node_values(scratch, r_int_p, svals, voff0 + R_INT_P * ncomp)
+            stride = 4 * ncomp
+            bb = chunk * B_ARRAYS * stride
+            approx_base(nf, vals, p, voff0 + R_INT_P * ncomp, -1, 0, svals, mean, c1, c2, cnt,
+                        sums, kinds, weights, bases, bb + B_RF * ncomp, stride)
             for tt in range(ntarg):
                 t = tt
                 if mode == 1:
@@ -1448,22 +1458,22 @@ def scan_chunk(chunk, nchunks, nf, inf, cands, targets, vals, mean, c1, c2, cnt,
                 if tdx == p or tdx == s or not _wanted(mode, t, tdx, tmask, ksnap, kbase, K):
                     continue
                 tbest[chunk] = INF
-                rc = move_rows(nf, inf, i, MV_FAILOVER_ANY, tdx, iloc, force, peers, nnodes,
-                               ptag, ntags, etag_ptr, etag_ids, loc, dsrd, words, mig, rmig,
-                               scratch, roff + R_MOVE * NF, nodes, ooff)
+                rc = check_migration(mig, p, rmig, tdx, words)
+                if rc == OK:
+                    rc = add_pri(nf, tdx * NF, tdx, inf, i, iloc, ptag, ntags, etag_ptr,
+                                 etag_ids, 0, loc, dsrd, words, force_p, scratch,
+                                 roff + R_PRI_F * NF)
                 if rc != OK:
                     _top_insert(topt, tops, rest, i, K, tdx, INF)
                     continue
-                for k in range(2):
-                    node_values(scratch, roff + (R_MOVE + k) * NF, svals,
-                                voff0 + (R_MOVE + k) * ncomp)
-                    voffs[ooff + k] = voff0 + (R_MOVE + k) * ncomp
+                node_values(scratch, roff + R_PRI_F * NF, svals, voff0 + R_PRI_F * ncomp)
                 lex = 0.0
                 if not forthcoming:
                     lex = locexcl_delta(inf, i, p, tdx, nf, etag_ptr, etag_ids, loc, words,
                                         gcount, ntags, gtmp, goff)
-                score = approx_score(nf, vals, nodes, ooff, svals, voffs, mean, c1, c2, cnt, sums, kinds,
-                                     weights, lex)
+                score = approx_var(nf, vals, tdx, voff0 + R_PRI_F * ncomp, -1, 0, svals, mean,
+                                   cnt, sums, kinds, weights, bases, bb + B_RF * ncomp, stride,
+                                   lex)
                 count, o = _record(score, best, chunk, tol, count, cap, buf_i, buf_m, buf_t,
                                    buf_s, boff, ci, MV_FAILOVER_ANY, t, tbest)
                 over |= o
