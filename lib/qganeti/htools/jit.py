@@ -213,8 +213,10 @@ class Compiled:
             self.ksnap, self.tbest, tlist, arr.tnode, self.bases)
         entries = []
         buf_i, buf_m, buf_t, buf_s = self.buf_i, self.buf_m, self.buf_t, self.buf_s
-        for chunk in range(chunks):
-            base = chunk * buffer
-            entries.extend((int(buf_i[k]), int(buf_m[k]), int(buf_t[k]), float(buf_s[k]))
-                           for k in range(base, base + int(self.count[chunk])))
+        # tolist() converts a whole slice to Python numbers at once
+        for chunk, count in enumerate(self.count.tolist()):
+            if count:
+                lo, hi = chunk * buffer, chunk * buffer + count
+                entries.extend(zip(buf_i[lo:hi].tolist(), buf_m[lo:hi].tolist(),
+                                   buf_t[lo:hi].tolist(), buf_s[lo:hi].tolist()))
         return int(self.over.max()), float(self.bests.min()), entries
