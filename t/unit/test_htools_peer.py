@@ -148,6 +148,23 @@ def test_hail_on_generated_clusters(spec, tmp_path):
         check("hail", [str(path)])
 
 
+@needs_hail
+def test_hail_evacuates_by_full_scores_with_locations_and_exclusion_tags(tmp_path):
+    # node-2 and node-3 score the same in full (the later one wins, as in
+    # Ganeti's evacOneNodeInner); the estimates kept the emptied pair of
+    # (location, exclusion tag) and made node-2 look one point better
+    text = ("group-01|fake-uuid-01|preferred||\n\n"
+            "node-1|262144|4096|245248|8388608|8286208|32|N|fake-uuid-01|1|rack:r2\n"
+            "node-2|131072|2048|129024|8388608|8388608|32|N|fake-uuid-01|1|rack:r0\n"
+            "node-3|131072|2048|129024|8388608|8388608|32|N|fake-uuid-01|1|rack:r2\n\n"
+            "inst-7|4096|10240|2|running|Y|node-1||diskless|service:web|1\n\n"
+            "htools:iextags:service\nhtools:nlocation:rack\n")
+    path = tmp_path / "req.json"
+    path.write_text(htools_gen.to_request(text, {"type": "node-evacuate",
+                                                 "instances": ["inst-7"], "evac_mode": "all"}))
+    check("hail", [str(path)])
+
+
 H = "g|u|preferred||\n\n"
 N = "n1|100|0|100|100|100|4|N|u\n"
 I = "i1|10|10|1|running|Y|n1||plain|\n"

@@ -80,6 +80,53 @@ def test_hspace_on_generated_clusters(template, seed, tmp_path):
 
 
 @needs_peer
+@pytest.mark.parametrize("name,options", [
+    # memory found beyond the instances' (f_mem above t_mem - n_mem - their
+    # memory) is not free: MEM_FREE and MEM_AVAIL sum the unallocated memory
+    ("hbal-migration-1.data", ["--tiered-alloc", "4g,2g,1"]),
+    ("hbal-forth.data", []),
+    # a group of one node: evacuating it has no target (the compiled
+    # kernels once took an empty target list for node 0, and crashed)
+    ("hroller-nodegroups.data", ["--tiered-alloc", "32g,8g,8", "--disk-template", "plain"]),
+    # a cluster that is not redundant: nothing placed at any level
+    ("hspace-bad-group.data", ["--tiered-alloc", "8g,4g,2", "--disk-template", "plain"]),
+], ids=lambda x: x if isinstance(x, str) else " ".join(x))
+def test_hspace_on_other_test_data(name, options):
+    check("hspace", ["-t", os.path.join(DATA, name), "--machine-readable"] + options)
+
+
+@needs_peer
+def test_hspace_with_negative_missing_memory_after_allocation(tmp_path):
+    path = tmp_path / "cluster.data"
+    path.write_text(
+        "group-01|fake-uuid-01|preferred||\n\n"
+        "node-01|65536|1024|64000|409600|204800|16|N|fake-uuid-01|1|\n"
+        "node-02|65536|1024|30000|409600|306600|16|N|fake-uuid-01|1|\n"
+        "node-03|65536|1024|65000|409600|306600|16|N|fake-uuid-01|1|\n\n"
+        "inst1|1024|51200|1|running|Y|node-01|node-02|drbd||1\n"
+        "inst2|1024|51200|1|running|Y|node-01|node-03|drbd||1\n"
+        "inst3|1024|51200|1|running|Y|node-02|node-03|drbd||1\n\n")
+    for options in (["--tiered-alloc", "10g,4g,1"],
+                    ["--standard-alloc", "10g,4g,1", "--disk-template", "plain"]):
+        check("hspace", ["-t", str(path), "--machine-readable"] + options)
+
+
+@needs_peer
+def test_hspace_capacity_check_moves_onto_offline_nodes_by_full_score(tmp_path):
+    # the global N+1 check may move instances onto an offline node (Ganeti
+    # does); that costs in the full score only, so such a target must not
+    # be judged by the statistics of the online nodes
+    path = tmp_path / "cluster.data"
+    path.write_text(
+        "group-02|fake-uuid-02|preferred||\n\n"
+        "node-1|131072|2048|124928|8388608|8286208|32|N|fake-uuid-02|1|rack:r1\n"
+        "node-3|262144|4096|258048|16777216|16674816|64|N|fake-uuid-02|1|rack:r3\n"
+        "node-9|131072|2048|120832|8388608|8388608|32|Y|fake-uuid-02|1|rack:r1\n\n"
+        "\nhtools:nlocation:rack\n")
+    check("hspace", ["-t", str(path), "--machine-readable", "--disk-template", "diskless"])
+
+
+@needs_peer
 @pytest.mark.parametrize("path", TEXT_FILES, ids=os.path.basename)
 def test_hinfo_on_test_data(path):
     for options in ([], ["-v", "-v", "-v", "-p", "--print-instances"], ["-q"]):

@@ -243,7 +243,9 @@ class Kernels:
         return self.np.frombuffer(buf, dtype=self.np.float64)
 
     def _ints(self, values):
-        """An int64 array of values (never empty: numba wants a type)."""
+        """An int64 array of values (never empty: numba wants a type), for
+        tables the kernels index; never for a list they iterate over (see
+        _each)."""
         if not values:
             return self.no_ints
         if len(values) == 2:    # etag_ptr of one instance
@@ -251,6 +253,11 @@ class Kernels:
             if key not in self.pair_ints:
                 self.pair_ints[key] = self.np.array(values, dtype=self.np.int64)
             return self.pair_ints[key]
+        return self.np.array(values, dtype=self.np.int64)
+
+    def _each(self, values):
+        """An int64 array of values, empty when they are: a list the kernels
+        go through (_ints would make an empty one a list of node 0)."""
         return self.np.array(values, dtype=self.np.int64)
 
     def _stats(self, stats):
@@ -375,7 +382,7 @@ class Kernels:
             np = self.np
             ints = self._ints
             rc = kern.place_singles(
-                self._floats(cl.nf), ints(nodes), ints(targets), np.array(inf), count,
+                self._floats(cl.nf), ints(nodes), self._each(targets), np.array(inf), count,
                 np.array(ilocs), ints(cl.ptag), cl.ntags, ints(args[5]), ints(cl.etag_ids),
                 ints(cl.loc), ints(dsrd), words, self.kinds, self.weights,
                 np.empty(cl.nnodes * ncomp), *self.scratch, np.empty(len(targets) * NF),
@@ -408,7 +415,7 @@ class Kernels:
             # failovers to any node (all move_singles makes) read no DRBD
             # peers: a 6,400-float copy per call spared on 80 nodes
             rc = kern.move_singles(
-                table, ints(nodes), ints(targets), np.array(inf), count, self.no_peers,
+                table, ints(nodes), self._each(targets), np.array(inf), count, self.no_peers,
                 cl.nnodes, ints(cl.ptag), cl.ntags, np.zeros(count + 1, dtype=np.int64),
                 ints(cl.etag_ids), ints(cl.loc), ints(dsrd), words, ints(cl.mig),
                 ints(cl.rmig), self.kinds, self.weights, np.empty(cl.nnodes * ncomp),
@@ -1200,7 +1207,15 @@ def _estimate(cl, stats, members, i, move, ndx, rows):
         new_map = metrics.instance_map(cl, node, counts[node]) if node in counts else old_map
         stats = metrics.update_stats(stats, cl, cl.nf[node * NF:(node + 1) * NF], old_map, row,
                                      new_map, not cl.nf[node * NF + OFFLINE])
-    return metrics.score_of_stats(stats) if stats else 0.0
+    if not stats:
+        return 0.0
+    # update_stats keeps a pair whose count fell to 0, as Ganeti's
+    # incremental statistics do; the full score (evacOneNodeInner's) has
+    # no such pair, and each would lower the estimate by one
+    stats = list(stats)
+    for c in metrics.MAP_COMPS:
+        stats[c] = {pair: count for pair, count in stats[c].items() if count}
+    return metrics.score_of_stats(stats)
 
 
 def evac_one_node(cl, i, gdx, avail, opts, journal=None):
@@ -1227,10 +1242,15 @@ def evac_one_node(cl, i, gdx, avail, opts, journal=None):
                                                      FAIL_NAMES[rc - 1])
             continue
         found.append((_estimate(cl, stats, members, i, move, ndx, rows), ndx, rows, iloc))
-    if found and all(math.isfinite(est) for est, _, _, _ in found):
-        low = min(est for est, _, _, _ in found)
+    # the statistics follow online nodes only (as Ganeti's do): what a
+    # move onto an offline node costs shows in its full score alone, so
+    # those are all scored in full
+    online = [entry for entry in found if not cl.nf[entry[1] * NF + OFFLINE]]
+    if online and all(math.isfinite(est) for est, _, _, _ in online):
+        low = min(est for est, _, _, _ in online)
         tol = CLOSE * max(1.0, abs(low))
-        found = [entry for entry in found if entry[0] <= low + tol]
+        found = [entry for entry in found
+                 if entry[0] <= low + tol or cl.nf[entry[1] * NF + OFFLINE]]
     for _, ndx, rows, iloc in found:
         trial = moves.Journal(cl)
         for n in cl.inst_nodes(i) + [ndx]:

@@ -43,7 +43,9 @@ def total_resources(cl):
     for n in range(cl.nnodes):
         row = nf[n * NF:(n + 1) * NF]
         xmem = int(row[C.X_MEM])
-        fmem = int(trunc(row[C.T_MEM]) - row[C.N_MEM] - row[C.X_MEM] - row[C.I_MEM])
+        # free is what is unallocated: memory found missing counts, memory
+        # found beyond the instances' (xmem < 0) does not
+        fmem = int(trunc(row[C.T_MEM]) - row[C.N_MEM] - max(0, xmem) - row[C.I_MEM])
         amem = max(0, fmem - int(row[C.R_MEM]))
         adsk = max(0, int(row[C.F_DSK] - row[C.LO_DSK]))
         ucpu = int(row[C.U_CPU])
@@ -55,7 +57,7 @@ def total_resources(cl):
         cs.acpu += max(0, int(row[C.HI_CPU]) - ucpu)
         cs.mmem = max(cs.mmem, amem)
         cs.mdsk = max(cs.mdsk, adsk)
-        cs.imem += int(trunc(row[C.T_MEM]) - row[C.N_MEM] - xmem - fmem)
+        cs.imem += int(row[C.I_MEM])
         cs.idsk += int(trunc(row[C.T_DSK]) - row[C.F_DSK])
         cs.ispn += int(row[C.T_SPN] - row[C.F_SPN])
         cs.icpu += ucpu
@@ -264,6 +266,11 @@ class Allocator:
         return copy_cluster(self.cl), list(self.placed)
 
     def restore(self, snap):
+        if len(self.placed) == len(snap[1]):
+            # nothing placed since the snapshot: the state, and what is
+            # known of it, are the same (a tiered run on a cluster that is
+            # not redundant restores at each of thousands of levels)
+            return
         self.cl, self.placed = copy_cluster(snap[0]), list(snap[1])
         self._changed()
 

@@ -116,7 +116,7 @@ def comp_cv(cl, nodes, rows=None, rtags=None):
 
 _STD_COMPS = [c for c, kind in enumerate(KINDS) if kind == STD]
 _SUM_COMPS = [c for c, kind in enumerate(KINDS) if kind == SUM]
-_MAP_COMPS = [c for c, kind in enumerate(KINDS) if kind == MAP]
+MAP_COMPS = [c for c, kind in enumerate(KINDS) if kind == MAP]
 
 
 def update_stats(stats, cl, old_row, old_map, new_row, new_map, online, old_vals=None):
@@ -141,7 +141,7 @@ def update_stats(stats, cl, old_row, old_map, new_row, new_map, online, old_vals
         out[c] = (count, total2, var2)
     for c in _SUM_COMPS:
         out[c] = stats[c] + new_vals[c] - old_vals[c]
-    for c in _MAP_COMPS:
+    for c in MAP_COMPS:
         if old_map is new_map:
             continue
         merged = dict(stats[c])
