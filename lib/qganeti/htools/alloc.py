@@ -1121,8 +1121,13 @@ def _policy_of(cl, i, p):
     memo = cl.__dict__.setdefault("_policy_memo", {})
     hit = memo.get(key)
     if hit is None or hit[0] is not rec:
+        if len(memo) >= POLICY_MEMO_LIMIT:
+            memo.clear()        # hspace asks of a new record each time it tries a size
         hit = memo[key] = (rec, policy_check(cl, rec, p))
     return hit[1]
+
+
+POLICY_MEMO_LIMIT = 100000
 
 
 def _surely_placed_local(cl, insts, targets):

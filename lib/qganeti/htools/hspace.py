@@ -193,6 +193,16 @@ class Allocator:
         self.memo = {}
         self.redundant_memo = None
 
+    # the answers are a cache: where nothing fits, tiered allocation walks
+    # thousands of levels, each trying hundreds of sizes (gigabytes of
+    # answers); past this many the memo starts again
+    MEMO_LIMIT = 250000
+
+    def remember(self, key, value):
+        if len(self.memo) >= self.MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[key] = value
+
     def _add(self, spec, name):
         rec = InstRec(name, spec.mem, spec.dsk, list(spec.disks), spec.cpu, C.ST_RUNNING, [],
                       True, NO_NODE, NO_NODE, spec.dt, spec.su)
@@ -241,7 +251,7 @@ class Allocator:
             self._changed()
         else:
             self._drop_last(marks)
-            self.memo[key] = sol
+            self.remember(key, sol)
         return sol
 
     def redundant(self):
@@ -322,7 +332,7 @@ class Allocator:
                     answer = set(), False
                 finally:
                     self._drop_last(marks)
-            self.memo[key] = answer
+            self.remember(key, answer)
         return answer
 
 
@@ -370,7 +380,7 @@ def suffices_shrinking(allocator, spec, mode):
         if mode not in codes:
             break
     for key in walked:
-        memo[key] = answer
+        allocator.remember(key, answer)
     return answer
 
 
