@@ -12,7 +12,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import htools_gen  # noqa: E402
 import htools_peer  # noqa: E402
 
-DATA = "/work/shared/reference/ganeti-testdata/htools"
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "ganeti", "htools")
+if not os.path.isdir(DATA):
+    DATA = "/work/shared/reference/ganeti-testdata/htools"
 TEXT_FILES = sorted(glob.glob(os.path.join(DATA, "*.data")))
 HSPACE_FILES = [p for p in TEXT_FILES if os.path.basename(p).startswith("hspace-")]
 RAPI = "file://" + os.path.join(DATA, "rapi")
