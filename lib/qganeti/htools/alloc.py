@@ -9,6 +9,7 @@ global N+1 capacity check is Ganeti's.
 """
 
 import bisect
+import collections
 import copy
 import math
 import struct
@@ -73,7 +74,8 @@ def sum_allocs(a, b):
 
 
 def collapse(failures):
-    return [(code, failures.count(code)) for code in range(1, len(FAIL_NAMES) + 1)]
+    counts = collections.Counter(failures)
+    return [(code, counts[code]) for code in range(1, len(FAIL_NAMES) + 1)]
 
 
 def describe(sol, fmt):
@@ -194,7 +196,7 @@ def allocate_on_pair(cl, stats, i, p, s, force, cache=None, values=None):
 
 
 class Kernels:
-    """The allocation kernels (kernels.score_secondaries, score_primaries,
+    """The allocation kernels (kernels.score_pairs, score_primaries,
     exact_cv, place_singles, move_singles) as try_alloc, best_single and
     can_evacuate call them: plain Python at
     first, compiled once the plain ones have spent SWITCH_AFTER CPU
@@ -260,56 +262,51 @@ class Kernels:
         go through (_ints would make an empty one a list of node 0)."""
         return self.np.array(values, dtype=self.np.int64)
 
-    def _stats(self, stats):
-        """Statistics as the kernels take them: (cnt, tot, var, sums, mapval)."""
-        cnt, tot, var, sums = ([0.0] * C.NCOMP for _ in range(4))
-        mapval = 0.0
-        for c, stat in enumerate(stats):
-            kind = C.KINDS[c]
-            if kind == C.STD:
-                cnt[c], tot[c], var[c] = stat
-            elif kind == C.MAP:
-                mapval = float(sum(stat.values()) - len(stat))
-            else:
-                sums[c] = stat
-        return cnt, tot, var, sums, mapval
-
-    def pairs(self, cl, i, values):
-        """A scorer of instance i's secondaries on the cluster as it is
-        (values: the nodes' node_vals): score(p, secondaries, pstats)
-        gives (rcs, scores) with the primary's half placed on p."""
+    def pairs(self, cl, nodes, i, mapval, prims, force):
+        """kernels.score_pairs of instance i on the cluster as it is, in
+        the group of nodes (mapval: its location/exclusion value), for
+        prims, [(primary, [secondary])] without locations and passing
+        the policy: a PairScores."""
         kern = self._compiled()
-        nvals = [0.0] * (cl.nnodes * C.NCOMP)
-        for n, vals in values.items():
-            nvals[n * C.NCOMP:(n + 1) * C.NCOMP] = vals
+        ncomp, count = C.NCOMP, len(prims)
+        primaries = [p for p, _ in prims]
+        sec_ptr, secs = [0], []
+        for _, secondaries in prims:
+            secs.extend(secondaries)
+            sec_ptr.append(len(secs))
+        fcount = [0] * (len(FAIL_NAMES) + 1)
         if kern is None:
-            def score(p, secondaries, pstats):
-                start = time.process_time()
-                count = len(secondaries)
-                rcs, scores = [0] * count, [0.0] * count
-                kernels.score_secondaries(cl.nf, cl.inf, i, p, cl.peers, cl.nnodes,
-                                          secondaries, C.KINDS, C.WEIGHTS,
-                                          *self._stats(pstats), nvals, [0.0] * NF,
-                                          [0.0] * C.NCOMP, rcs, scores)
-                self.spent += time.process_time() - start
-                return rcs, scores
-            return score
+            start = time.process_time()
+            prows, prcs = [0.0] * (count * NF), [0] * count
+            rcs, scores = [0] * len(secs), [0.0] * len(secs)
+            best = kernels.score_pairs(
+                cl.nf, nodes, cl.inf, i, primaries, sec_ptr, secs, cl.peers, cl.nnodes,
+                cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc, cl.dsrd, cl.words, force,
+                C.KINDS, C.WEIGHTS, *([0.0] * ncomp for _ in range(4)), mapval,
+                [0.0] * (cl.nnodes * ncomp), prows, *([0.0] * ncomp for _ in range(5)),
+                [0.0] * NF, [0.0] * ncomp, prcs, rcs, scores, fcount)
+            self.spent += time.process_time() - start
+            return PairScores(prims, sec_ptr, prcs, rcs, scores, prows, fcount, best)
         np = self.np
-        nf, inf, peers = self._floats(cl.nf), np.array(cl.inf[i * IF:(i + 1) * IF]), \
-            self._floats(cl.peers)
-        nvals = np.array(nvals)
-        srow, svals = np.zeros(NF), np.zeros(C.NCOMP)
-
-        def score(p, secondaries, pstats):
-            count = len(secondaries)
-            rcs, scores = np.zeros(count, dtype=np.int64), np.zeros(count)
-            cnt, tot, var, sums, mapval = self._stats(pstats)
-            kern.score_secondaries(nf, inf, 0, p, peers, cl.nnodes,
-                                   np.array(secondaries, dtype=np.int64), self.kinds,
-                                   self.weights, np.array(cnt), np.array(tot), np.array(var),
-                                   np.array(sums), mapval, nvals, srow, svals, rcs, scores)
-            return rcs.tolist(), scores.tolist()
-        return score
+        i8 = np.int64
+        first, last = cl.etag_ptr[i], cl.etag_ptr[i + 1]
+        words = cl.words
+        prows = np.empty(count * NF)
+        prcs, fcount_ = np.zeros(count, dtype=i8), np.zeros(len(fcount), dtype=i8)
+        rcs, scores = np.zeros(len(secs), dtype=i8), np.zeros(len(secs))
+        ints = self._ints
+        # instance i's rows alone, as instance 0
+        best = kern.score_pairs(
+            self._floats(cl.nf), ints(nodes), np.array(cl.inf[i * IF:(i + 1) * IF]), 0,
+            np.array(primaries, dtype=i8), np.array(sec_ptr, dtype=i8),
+            np.array(secs, dtype=i8), self._floats(cl.peers), cl.nnodes, ints(cl.ptag),
+            cl.ntags, ints([0, last - first]), ints(cl.etag_ids[first:last]), ints(cl.loc),
+            ints(cl.dsrd[i * words:(i + 1) * words]), words, force, self.kinds, self.weights,
+            *self.scratch, mapval, np.empty(cl.nnodes * ncomp), prows,
+            *(np.zeros(ncomp) for _ in range(5)), np.zeros(NF), self.nvals, prcs, rcs,
+            scores, fcount_)
+        return PairScores(prims, sec_ptr, prcs.tolist(), rcs.tolist(), scores.tolist(), prows,
+                          fcount_.tolist(), best)
 
     def primaries(self, cl, nodes, targets, i, iloc, force=True, exact=False):
         """kernels.score_primaries for instance i on a group without
@@ -424,6 +421,29 @@ class Kernels:
             table = table.tolist()
         verdict = {1: True, 0: False}.get(rc)
         return verdict, table if verdict else None
+
+
+class PairScores:
+    """Kernels.pairs' answers: for the k-th primary, prcs[k] (add_pri's
+    answer), row(k) its new row, and for its secondaries from
+    sec_ptr[k] on rcs (add_sec's answers) and scores; fcount[code]
+    counts the failures; best the flat index of the pair try_alloc takes
+    without capacity checks (-1 none, -2 not known)."""
+
+    def __init__(self, prims, sec_ptr, prcs, rcs, scores, prows, fcount, best):
+        self.prims, self.sec_ptr, self.prcs = prims, sec_ptr, prcs
+        self.rcs, self.scores, self.prows = rcs, scores, prows
+        self.fcount, self.best = fcount, best
+
+    def row(self, k):
+        row = self.prows[k * NF:(k + 1) * NF]
+        return row if isinstance(row, list) else row.tolist()
+
+    def pair(self, j):
+        """(k, primary, secondary) of flat index j."""
+        k = bisect.bisect_right(self.sec_ptr, j) - 1
+        p, secondaries = self.prims[k]
+        return k, p, secondaries[j - self.sec_ptr[k]]
 
 
 def _stacked(cl, insts):
@@ -624,33 +644,41 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
-        values = {n: metrics.node_vals(cl, n) for n in nodes}
-        stats = metrics.stats_of_values(cl, nodes, values)
-        total = Solution()
+        # a primary without locations has one half for all its secondaries:
+        # the kernels score all such pairs in one go
+        policy = {p: _policy_of(cl, i, p) for p, _ in targets if not cl.node_loc[p]}
+        batch = [(p, ss) for p, ss in targets if policy.get(p) == OK]
+        values, stats, mapval = {}, [], 0.0
+        if any(cl.node_loc[n] for n in nodes):
+            values = {n: metrics.node_vals(cl, n) for n in nodes}
+            stats = metrics.stats_of_values(cl, nodes, values)
+            mapval = metrics.stat_value(metrics.MAP_COMPS[0], stats[metrics.MAP_COMPS[0]])
+        scored = KERNELS.pairs(cl, nodes, i, mapval, batch, force) if batch else None
+        quick = not opts.capacity and len(policy) == len(targets) and \
+            (scored is None or scored.best != -2)
+        total = _best_pair(cl, i, targets, policy, scored) if quick else Solution()
         cache = {}
-        score_pairs = KERNELS.pairs(cl, i, values)
-        for p, secondaries in targets:
+        k = -1
+        for p, secondaries in ([] if quick else targets):
             fails, oks = [], []
-            if not cl.node_loc[p]:
-                # no location: one primary half for every secondary, and
-                # when it fails, they all fail the same way
-                half = _primary_half(cl, stats, i, p, 0.0, force, values)
-                if not isinstance(half, tuple):
-                    fails = [half] * len(secondaries)
+            if p in policy:
+                rc = policy[p]
+                if rc == OK:
+                    k += 1
+                    rc = scored.prcs[k]
+                if rc != OK:
+                    fails = [rc] * len(secondaries)
                     total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
                     continue
-                rcs, scores = score_pairs(p, secondaries, half[1])
-                for s, rc, score in zip(secondaries, rcs, scores):
+                for j, s in enumerate(secondaries, scored.sec_ptr[k]):
+                    rc = scored.rcs[j]
                     if rc == OK:
-                        oks.append((score, s))
+                        oks.append((scored.scores[j], s))
                     else:
                         fails.append(rc)
 
-                def make(score, s, p=p, prow=half[0]):
-                    srow = [0.0] * NF
-                    kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
-                                    False, False, srow, 0)
-                    return Alloc([p, s], [(p, prow), (s, srow)], score, 0.0)
+                def make(score, s, p=p, prow=scored.row(k)):
+                    return _pair_alloc(cl, i, p, s, prow, score)
                 total = sum_allocs(total, collection_to_solution(fails, oks, is_good, make))
                 continue
             for s in secondaries:
@@ -671,6 +699,31 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     if total.best is not None:
         total.best.node_names = [cl.noderecs[n].name for n in total.best.nodes]
     return annotate(total)
+
+
+def _pair_alloc(cl, i, p, s, prow, score):
+    srow = [0.0] * NF
+    kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes, False, False, srow, 0)
+    return Alloc([p, s], [(p, prow), (s, srow)], score, 0.0)
+
+
+def _best_pair(cl, i, targets, policy, scored):
+    """try_alloc's Solution without capacity checks, primaries without
+    locations: the last pair of the lowest score (collection_to_solution
+    gives each primary's, sum_allocs the last of equals)."""
+    failures = []
+    for p, secondaries in targets:
+        if policy[p] != OK:
+            failures.extend([policy[p]] * len(secondaries))
+    if scored is None:
+        return Solution(failures)
+    for code, count in enumerate(scored.fcount):
+        failures.extend([code] * count)
+    best = None
+    if scored.best >= 0:
+        k, p, s = scored.pair(scored.best)
+        best = _pair_alloc(cl, i, p, s, scored.row(k), scored.scores[scored.best])
+    return Solution(failures, len(scored.rcs) - sum(scored.fcount), best)
 
 
 def alloc_exists(cl, nodes, i, alloc_nodes, opts):
@@ -1121,13 +1174,21 @@ def _policy_of(cl, i, p):
     memo = cl.__dict__.setdefault("_policy_memo", {})
     hit = memo.get(key)
     if hit is None or hit[0] is not rec:
-        if len(memo) >= POLICY_MEMO_LIMIT:
-            memo.clear()        # hspace asks of a new record each time it tries a size
-        hit = memo[key] = (rec, policy_check(cl, rec, p))
+        # hspace asks of a new record each time it tries a size
+        hit = remember(memo, key, (rec, policy_check(cl, rec, p)), POLICY_MEMO_LIMIT)
     return hit[1]
 
 
 POLICY_MEMO_LIMIT = 100000
+
+
+def remember(memo, key, value, limit):
+    """memo[key] = value, in a memo that starts again once it holds limit
+    answers: a cache, bounded where a run asks ever new questions."""
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _surely_placed_local(cl, insts, targets):

@@ -199,9 +199,7 @@ class Allocator:
     MEMO_LIMIT = 250000
 
     def remember(self, key, value):
-        if len(self.memo) >= self.MEMO_LIMIT:
-            self.memo.clear()
-        self.memo[key] = value
+        alloc.remember(self.memo, key, value, self.MEMO_LIMIT)
 
     def _add(self, spec, name):
         rec = InstRec(name, spec.mem, spec.dsk, list(spec.disks), spec.cpu, C.ST_RUNNING, [],

@@ -67,8 +67,8 @@ COMPILED_ONLY = {"copy_row": "_copy_row_views"}
 # the functions Python calls on the compiled module (htools.build_kernels
 # compiles these ahead of time)
 ENTRY_POINTS = ("base_values", "drift_bounds", "exact_cv", "move_cv", "move_singles",
-                "place_singles", "plan_modes", "scan_moves", "score_primaries",
-                "score_secondaries", "select_again", "select_full")
+                "place_singles", "plan_modes", "scan_moves", "score_pairs",
+                "score_primaries", "select_again", "select_full")
 # compiled, these are inlined where they are called: a call passes each
 # array as seven words, and scan_chunk's inner loop calls them with a
 # dozen arrays per target
@@ -603,18 +603,20 @@ def score_replacing(kinds, weights, cnt, tot, var, sums, mapval, old, ooff, new,
     (so the same bits): the score of statistics cnt/tot/var (spread
     components) and sums (sums) once a node's values old[ooff:] become
     new[noff:] (only when it is online).  mapval: the value of the
-    location/exclusion component, which stays as it is."""
+    location/exclusion component, which stays as it is.  A spread
+    component's sums slot holds its deviation (std_devs)."""
     total = 0.0
     for c in range(len(kinds)):
         kind = kinds[c]
         if kind == 0:
-            v = var[c]
             x = old[ooff + c]
             x2 = new[noff + c]
             # update_stats leaves an unchanged value's statistic alone
             if online and not (x == x2 and cnt[c] > 0 and math.isfinite(tot[c])):
                 _, v = std_update(cnt[c], tot[c], var[c], x, x2)
-            value = math.sqrt(v) if v == v else v
+                value = math.sqrt(v) if v == v else v
+            else:
+                value = sums[c]
         elif kind == 1 and online:
             value = sums[c] + new[noff + c] - old[ooff + c]
         elif kind == 3:
@@ -625,22 +627,78 @@ def score_replacing(kinds, weights, cnt, tot, var, sums, mapval, old, ooff, new,
     return total
 
 
-def score_secondaries(nf, inf, i, p, peers, nnodes, secs, kinds, weights, cnt, tot, var,
-                      sums, mapval, vals, srow, nvals, rcs, scores):
-    """The secondary half of Cluster.allocateOnPair for each node of secs,
-    primary p placed with statistics cnt/tot/var/sums (score_replacing):
-    rcs[k] is add_sec's answer and, when OK, scores[k] the pair's score.
-    vals: every node's node_values (n * ncomp on)."""
+def std_devs(kinds, var, sums):
+    """Each spread component's deviation, as score_of_stats takes it from
+    the variance, into its sums slot (unused by spread components):
+    score_replacing reads it for each of many candidates."""
+    for c in range(len(kinds)):
+        if kinds[c] == 0:
+            v = var[c]
+            sums[c] = math.sqrt(v) if v == v else v
+
+
+def score_pairs(nf, nodes, inf, i, prims, sec_ptr, secs, peers, nnodes, ptag, ntags,
+                etag_ptr, etag_ids, loc, dsrd, words, force, kinds, weights, cnt, tot, var,
+                sums, mapval, vals, prows, pcnt, ptot, pvar, psums, pvals, srow, nvals, prcs,
+                rcs, scores, fcount):
+    """Cluster.allocateOnPair of instance i in the group of nodes (its
+    statistics: base_stats into cnt/tot/var/sums) on each primary of prims
+    (without locations, passing the policy) with each of its secondaries
+    secs[sec_ptr[k]:sec_ptr[k + 1]]: prcs[k] is add_pri's answer and
+    prows[k * NF:] the primary's new row; rcs[j] add_sec's answer for
+    the j-th pair and, when OK, scores[j] its score.  The primary's half
+    moves the statistics cnt/tot/var/sums as metrics.update_stats does
+    (its location/exclusion value, mapval, stays).  fcount[code] counts the
+    failures (a failing primary fails with each of its secondaries).
+    Returns the flat index of the best pair, the last one of the lowest
+    score (try_alloc's choice without capacity checks), -1 without one,
+    -2 when a score is not a number (sorting cannot be mirrored)."""
     ncomp = len(kinds)
-    for k in range(len(secs)):
-        s = secs[k]
-        rc = add_sec(nf, s * NF, s, inf, i, p, peers, nnodes, False, False, srow, 0)
-        rcs[k] = rc
+    base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums)
+    best = -1
+    low = INF
+    for k in range(len(prims)):
+        p = prims[k]
+        first, last = sec_ptr[k], sec_ptr[k + 1]
+        rc = add_pri(nf, p * NF, p, inf, i, 0.0, ptag, ntags, etag_ptr, etag_ids, 0, loc,
+                     dsrd, words, force, prows, k * NF)
+        prcs[k] = rc
         if rc != OK:
+            fcount[rc] += last - first
             continue
-        node_values(srow, 0, nvals, 0)
-        scores[k] = score_replacing(kinds, weights, cnt, tot, var, sums, mapval, vals,
+        for c in range(ncomp):
+            pcnt[c] = cnt[c]
+            ptot[c] = tot[c]
+            pvar[c] = var[c]
+            psums[c] = sums[c]
+        if nf[p * NF + OFFLINE] == 0.0:
+            node_values(prows, k * NF, pvals, 0)
+            for c in range(ncomp):
+                x = vals[p * ncomp + c]
+                x2 = pvals[c]
+                if kinds[c] == 0:
+                    if not (x == x2 and pcnt[c] > 0 and math.isfinite(ptot[c])):
+                        ptot[c], pvar[c] = std_update(pcnt[c], ptot[c], pvar[c], x, x2)
+                elif kinds[c] == 1:
+                    psums[c] = sums[c] + x2 - x
+        std_devs(kinds, pvar, psums)
+        for j in range(first, last):
+            s = secs[j]
+            rc = add_sec(nf, s * NF, s, inf, i, p, peers, nnodes, False, False, srow, 0)
+            rcs[j] = rc
+            if rc != OK:
+                fcount[rc] += 1
+                continue
+            node_values(srow, 0, nvals, 0)
+            score = score_replacing(kinds, weights, pcnt, ptot, pvar, psums, mapval, vals,
                                     s * ncomp, nvals, 0, nf[s * NF + OFFLINE] == 0.0)
+            scores[j] = score
+            if score != score:
+                best = -2
+            elif best != -2 and score <= low:
+                low = score
+                best = j
+    return best
 
 
 def base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums):
@@ -687,6 +745,7 @@ def score_primaries(nf, nodes, targets, inf, i, iloc, ptag, ntags, etag_ptr, eta
     exact, metrics.comp_cv's (exact_cv; onode: room for 2 nodes)."""
     ncomp = len(kinds)
     base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums)
+    std_devs(kinds, var, sums)
     for k in range(len(targets)):
         p = targets[k]
         rc = add_pri(nf, p * NF, p, inf, i, iloc, ptag, ntags, etag_ptr, etag_ids, 0, loc,
