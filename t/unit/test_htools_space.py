@@ -114,6 +114,16 @@ def test_hspace_with_negative_missing_memory_after_allocation(tmp_path):
 
 
 @needs_peer
+def test_hspace_first_batch_is_sized_by_available_memory():
+    # Ganeti 3.0.2 sizes the batch it places before one N+1 check by the
+    # nodes' available memory (Node.availMem); with one 20 instances long,
+    # the batch ends on a state that is not redundant and tiered allocation
+    # stops after 5 instances instead of Ganeti's 61
+    path = os.path.join(os.path.dirname(__file__), "..", "data", "htools", "hspace-bigstep.data")
+    check("hspace", ["-t", path, "--machine-readable", "--standard-alloc", "5120,1024,1"])
+
+
+@needs_peer
 def test_hspace_capacity_check_moves_onto_offline_nodes_by_full_score(tmp_path):
     # the global N+1 check may move instances onto an offline node (Ganeti
     # does); that costs in the full score only, so such a target must not

@@ -343,17 +343,18 @@ def copy_cluster(cl):
 
 
 def guess_bigstep(cl, spec):
-    """guessBigstepSize: free memory over instance memory, less a node's
-    worth of slack per node; at least 20."""
+    """guessBigstepSize (Ganeti 3.0.2): the nodes' available memory
+    (Node.availMem: unallocated memory less the memory reserved for
+    failovers, at least 0) over instance memory, less one instance per
+    node; at least 20."""
     nf = cl.nf
     total = 0
-    biggest = 0.0
     for n in range(cl.nnodes):
         off = n * NF
-        total += int(trunc(nf[off + C.T_MEM]) - nf[off + C.N_MEM] - nf[off + C.X_MEM]
-                     - nf[off + C.I_MEM])
-        biggest = max(biggest, nf[off + C.T_MEM])
-    guess = (total - int(round(biggest))) // spec.mem - cl.nnodes
+        unallocated = int(trunc(nf[off + C.T_MEM]) - nf[off + C.N_MEM] - nf[off + C.I_MEM]
+                          - max(0.0, nf[off + C.X_MEM]))
+        total += max(0, unallocated - int(nf[off + C.R_MEM]))
+    guess = total // spec.mem - cl.nnodes
     return max(20, guess)
 
 
