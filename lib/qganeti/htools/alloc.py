@@ -305,8 +305,8 @@ class Kernels:
             *self.scratch, mapval, np.empty(cl.nnodes * ncomp), prows,
             *(np.zeros(ncomp) for _ in range(5)), np.zeros(NF), self.nvals, prcs, rcs,
             scores, fcount_)
-        return PairScores(prims, sec_ptr, prcs.tolist(), rcs.tolist(), scores.tolist(), prows,
-                          fcount_.tolist(), best)
+        return PairScores(prims, sec_ptr, prcs.tolist(), rcs, scores, prows, fcount_.tolist(),
+                          best)
 
     def primaries(self, cl, nodes, targets, i, iloc, force=True, exact=False):
         """kernels.score_primaries for instance i on a group without
@@ -426,14 +426,27 @@ class Kernels:
 class PairScores:
     """Kernels.pairs' answers: for the k-th primary, prcs[k] (add_pri's
     answer), row(k) its new row, and for its secondaries from
-    sec_ptr[k] on rcs (add_sec's answers) and scores; fcount[code]
-    counts the failures; best the flat index of the pair try_alloc takes
-    without capacity checks (-1 none, -2 not known)."""
+    sec_ptr[k] on, results() (add_sec's answers and the scores);
+    fcount[code] counts the failures; best the flat index of the pair
+    try_alloc takes without capacity checks (-1 none, -2 not known)."""
 
     def __init__(self, prims, sec_ptr, prcs, rcs, scores, prows, fcount, best):
         self.prims, self.sec_ptr, self.prcs = prims, sec_ptr, prcs
         self.rcs, self.scores, self.prows = rcs, scores, prows
         self.fcount, self.best = fcount, best
+
+    def results(self):
+        """(rcs, scores) as lists (without capacity checks only the best
+        is read: the compiled kernels' arrays are converted when asked)."""
+        if not isinstance(self.rcs, list):
+            self.rcs, self.scores = self.rcs.tolist(), self.scores.tolist()
+        return self.rcs, self.scores
+
+    def passing(self):
+        """The flat indices of the pairs that pass."""
+        if isinstance(self.rcs, list):
+            return [j for j, rc in enumerate(self.rcs) if rc == OK]
+        return KERNELS.np.flatnonzero(self.rcs == OK).tolist()
 
     def row(self, k):
         row = self.prows[k * NF:(k + 1) * NF]
@@ -659,6 +672,7 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         total = _best_pair(cl, i, targets, policy, scored) if quick else Solution()
         cache = {}
         k = -1
+        rcs, scores = scored.results() if scored and not quick else ([], [])
         for p, secondaries in ([] if quick else targets):
             fails, oks = [], []
             if p in policy:
@@ -671,9 +685,9 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
                     total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
                     continue
                 for j, s in enumerate(secondaries, scored.sec_ptr[k]):
-                    rc = scored.rcs[j]
+                    rc = rcs[j]
                     if rc == OK:
-                        oks.append((scored.scores[j], s))
+                        oks.append((scores[j], s))
                     else:
                         fails.append(rc)
 
@@ -722,8 +736,26 @@ def _best_pair(cl, i, targets, policy, scored):
     best = None
     if scored.best >= 0:
         k, p, s = scored.pair(scored.best)
-        best = _pair_alloc(cl, i, p, s, scored.row(k), scored.scores[scored.best])
+        best = _pair_alloc(cl, i, p, s, scored.row(k), float(scored.scores[scored.best]))
     return Solution(failures, len(scored.rcs) - sum(scored.fcount), best)
+
+
+def _pairs_passing(cl, nodes, i, targets, force):
+    """alloc_exists' pairs on primaries without locations, by the kernels:
+    (failure codes, the flat indices of the pairs passing, make(j) the
+    Alloc of one)."""
+    policy = {p: _policy_of(cl, i, p) for p, _ in targets}
+    codes = {rc for rc in policy.values() if rc != OK}
+    batch = [(p, ss) for p, ss in targets if policy[p] == OK]
+    if not batch:
+        return codes, [], None
+    scored = KERNELS.pairs(cl, nodes, i, 0.0, batch, force)
+    codes.update(code for code, count in enumerate(scored.fcount) if count)
+
+    def make(j):
+        k, p, s = scored.pair(j)
+        return _pair_alloc(cl, i, p, s, scored.row(k), 0.0)
+    return codes, scored.passing(), make
 
 
 def alloc_exists(cl, nodes, i, alloc_nodes, opts):
@@ -734,10 +766,13 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
     the capacity check but some passed the others."""
     kind, targets = alloc_nodes
     force = opts.ignore_soft_errors
-    codes, oks = set(), []
+    codes, oks, make = set(), [], None
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
+        if not any(cl.node_loc[p] for p, _ in targets):
+            codes, oks, make = _pairs_passing(cl, nodes, i, targets, force)
+            targets = []
         for p, secondaries in targets:
             rc = _policy_of(cl, i, p)
             if rc != OK:
@@ -792,7 +827,7 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
         if not fast.usable:
             return trial(evacuees(cl, nodes, opts))
         return fast.good(i, alloc, trial)
-    if any(good(a) for a in oks):
+    if any(good(make(a) if make else a) for a in oks):
         return codes, True
     codes.add(C.FAIL_N1)
     return codes, False

@@ -645,8 +645,8 @@ def score_pairs(nf, nodes, inf, i, prims, sec_ptr, secs, peers, nnodes, ptag, nt
     statistics: base_stats into cnt/tot/var/sums) on each primary of prims
     (without locations, passing the policy) with each of its secondaries
     secs[sec_ptr[k]:sec_ptr[k + 1]]: prcs[k] is add_pri's answer and
-    prows[k * NF:] the primary's new row; rcs[j] add_sec's answer for
-    the j-th pair and, when OK, scores[j] its score.  The primary's half
+    prows[k * NF:] the primary's new row; rcs[j] the j-th pair's answer
+    (its primary's, else add_sec's) and, when OK, scores[j] its score.  The primary's half
     moves the statistics cnt/tot/var/sums as metrics.update_stats does
     (its location/exclusion value, mapval, stays).  fcount[code] counts the
     failures (a failing primary fails with each of its secondaries).
@@ -665,6 +665,8 @@ def score_pairs(nf, nodes, inf, i, prims, sec_ptr, secs, peers, nnodes, ptag, nt
         prcs[k] = rc
         if rc != OK:
             fcount[rc] += last - first
+            for j in range(first, last):
+                rcs[j] = rc
             continue
         for c in range(ncomp):
             pcnt[c] = cnt[c]
