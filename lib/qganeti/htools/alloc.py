@@ -50,10 +50,13 @@ class Alloc:
 
 
 class Solution:
-    """AllocationSolution: failures, successes, the best one, log lines."""
+    """AllocationSolution: failures, successes, the best one, log lines.
+    Ganeti keeps the failures as a list; what is read of it is how many
+    of each code (and how many in all), so they are a Counter: a DRBD
+    request on 80 nodes fails thousands of pairs."""
 
     def __init__(self, failures=None, allocs=0, best=None, log=None):
-        self.failures = failures or []
+        self.failures = failures if failures is not None else collections.Counter()
         self.allocs = allocs
         self.best = best
         self.log = log or []
@@ -74,8 +77,8 @@ def sum_allocs(a, b):
 
 
 def collapse(failures):
-    counts = collections.Counter(failures)
-    return [(code, counts[code]) for code in range(1, len(FAIL_NAMES) + 1)]
+    """The (code, count) of every failure code, in order."""
+    return [(code, failures[code]) for code in range(1, len(FAIL_NAMES) + 1)]
 
 
 def describe(sol, fmt):
@@ -85,7 +88,7 @@ def describe(sol, fmt):
         return "No valid allocation solutions, failure reasons: " + (
             reasons if sol.failures else "unknown reasons")
     return "score: %s, successes %d, failures %d (%s) for node(s) %s" % (
-        fmt(sol.best.score), sol.allocs, len(sol.failures), reasons,
+        fmt(sol.best.score), sol.allocs, sol.failures.total(), reasons,
         "/".join(sol.best.node_names))
 
 
@@ -112,7 +115,10 @@ def collection_to_solution(fails, oks, is_good, make=None, order=None):
             best = alloc
             break
         dropped += 1
-    return Solution([C.FAIL_N1] * dropped + list(reversed(fails)), len(oks) - dropped, best)
+    failures = collections.Counter(fails)
+    if dropped:
+        failures[C.FAIL_N1] += dropped
+    return Solution(failures, len(oks) - dropped, best)
 
 
 # -- policies -----------------------------------------------------------------
@@ -213,10 +219,14 @@ class Kernels:
         self.kern = None
         self.np = None
         self.packers = {}
+        self.mirrors = ()
+        self.pair_lists = {}
 
     def _compiled(self):
         """The compiled kernels, when it is time for them (asked at the
         start of a request, so one request uses one kind)."""
+        if self.kern is not None:
+            return self.kern
         from qganeti.htools import jit
         switch = self.AOT_SWITCH_AFTER if jit.aot_built() else self.SWITCH_AFTER
         if self.kern is None and self.spent > switch:
@@ -244,6 +254,53 @@ class Kernels:
         packer.pack_into(buf, 0, *values)
         return self.np.frombuffer(buf, dtype=self.np.float64)
 
+    def _tables(self, cl):
+        """_floats of the cluster's nf and peers, kept from the last call:
+        most calls find them as it left them (the tries of one request,
+        the shrinking trials of tiered allocation) or with a node or two
+        changed (one placement).  List equality stops at the first float
+        object that changed and is ten times cheaper than a conversion;
+        a node's peer row changes with its own row (moves), and the check
+        after the changed rows are copied makes sure of it."""
+        nf, peers, nn = cl.nf, cl.peers, cl.nnodes
+        seen = self.mirrors
+        if seen and seen[0] is nf and seen[1] is peers:
+            nf_copy, peers_copy, nf_array, peers_array = seen[2:]
+            if nf_copy != nf:
+                for n in range(nn):
+                    a, b = n * NF, (n + 1) * NF
+                    if nf[a:b] != nf_copy[a:b]:
+                        nf_copy[a:b] = nf_array[a:b] = nf[a:b]
+                        a, b = n * nn, (n + 1) * nn
+                        peers_copy[a:b] = peers_array[a:b] = peers[a:b]
+            if peers_copy == peers:
+                return nf_array, peers_array
+        self.mirrors = (nf, peers, list(nf), list(peers), self._floats(nf), self._floats(peers))
+        return self.mirrors[4:]
+
+    def _pair_lists(self, prims):
+        """(primaries, sec_ptr, secs) of prims as lists and as arrays.  A run
+        asks again and again with the same secondaries lists (hspace's
+        alloc_nodes), so the arrays are kept, keyed by those lists'
+        identities; the value holds prims, so no key's list is freed and
+        its id reused while the key is there."""
+        key = tuple([(p, id(secondaries)) for p, secondaries in prims])
+        got = self.pair_lists.get(key)
+        if got is None or got[4] is None and self.np is not None:
+            primaries = [p for p, _ in prims]
+            sec_ptr, secs = [0], []
+            for _, secondaries in prims:
+                secs.extend(secondaries)
+                sec_ptr.append(len(secs))
+            arrays = None
+            if self.np is not None:
+                i8 = self.np.int64
+                arrays = (self.np.array(primaries, dtype=i8), self.np.array(sec_ptr, dtype=i8),
+                          self.np.array(secs, dtype=i8))
+            got = remember(self.pair_lists, key, (prims, primaries, sec_ptr, secs, arrays),
+                           PAIR_LISTS_LIMIT)
+        return got[1:]
+
     def _ints(self, values):
         """An int64 array of values (never empty: numba wants a type), for
         tables the kernels index; never for a list they iterate over (see
@@ -269,11 +326,7 @@ class Kernels:
         the policy: a PairScores."""
         kern = self._compiled()
         ncomp, count = C.NCOMP, len(prims)
-        primaries = [p for p, _ in prims]
-        sec_ptr, secs = [0], []
-        for _, secondaries in prims:
-            secs.extend(secondaries)
-            sec_ptr.append(len(secs))
+        primaries, sec_ptr, secs, arrays = self._pair_lists(prims)
         fcount = [0] * (len(FAIL_NAMES) + 1)
         if kern is None:
             start = time.process_time()
@@ -284,7 +337,8 @@ class Kernels:
                 cl.ptag, cl.ntags, cl.etag_ptr, cl.etag_ids, cl.loc, cl.dsrd, cl.words, force,
                 C.KINDS, C.WEIGHTS, *([0.0] * ncomp for _ in range(4)), mapval,
                 [0.0] * (cl.nnodes * ncomp), prows, *([0.0] * ncomp for _ in range(5)),
-                [0.0] * NF, [0.0] * ncomp, prcs, rcs, scores, fcount)
+                [0.0] * NF, [0.0] * ncomp, prcs, rcs, scores, fcount, [0] * cl.nnodes,
+                [0.0] * (cl.nnodes * ncomp))
             self.spent += time.process_time() - start
             return PairScores(prims, sec_ptr, prcs, rcs, scores, prows, fcount, best)
         np = self.np
@@ -296,15 +350,15 @@ class Kernels:
         rcs, scores = np.zeros(len(secs), dtype=i8), np.zeros(len(secs))
         ints = self._ints
         # instance i's rows alone, as instance 0
+        nf, peers = self._tables(cl)
         best = kern.score_pairs(
-            self._floats(cl.nf), ints(nodes), np.array(cl.inf[i * IF:(i + 1) * IF]), 0,
-            np.array(primaries, dtype=i8), np.array(sec_ptr, dtype=i8),
-            np.array(secs, dtype=i8), self._floats(cl.peers), cl.nnodes, ints(cl.ptag),
+            nf, ints(nodes), np.array(cl.inf[i * IF:(i + 1) * IF]), 0,
+            *arrays, peers, cl.nnodes, ints(cl.ptag),
             cl.ntags, ints([0, last - first]), ints(cl.etag_ids[first:last]), ints(cl.loc),
             ints(cl.dsrd[i * words:(i + 1) * words]), words, force, self.kinds, self.weights,
             *self.scratch, mapval, np.empty(cl.nnodes * ncomp), prows,
             *(np.zeros(ncomp) for _ in range(5)), np.zeros(NF), self.nvals, prcs, rcs,
-            scores, fcount_)
+            scores, fcount_, np.empty(cl.nnodes, dtype=i8), np.empty(cl.nnodes * ncomp))
         return PairScores(prims, sec_ptr, prcs.tolist(), rcs, scores, prows, fcount_.tolist(),
                           best)
 
@@ -512,6 +566,63 @@ def _singles(cl, nodes, i, targets, force, is_good):
                                   lambda oks: _by_exact_score(oks, exact))
 
 
+def _located_singles(cl, nodes, i, targets, force, is_good):
+    """collection_to_solution over allocate_on_single on each of targets,
+    in a group with locations: the scores estimated from the group's
+    statistics (as best_single's) order the candidates, and only those
+    is_good is asked about, with their close rivals, are scored in full
+    (_by_exact_score)."""
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    values = {n: metrics.node_vals(cl, n) for n in nodes}
+    stats = metrics.stats_of_values(cl, nodes, values)
+    fails, oks, rows = [], [], []
+    for p in targets:
+        rc = _policy_of(cl, i, p)
+        if rc == OK:
+            prow = [0.0] * NF
+            rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                                 cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force,
+                                 prow, 0)
+        if rc != OK:
+            fails.append(rc)
+            continue
+        oks.append((_estimate_single(cl, stats, values, i, p, prow), len(rows)))
+        rows.append((p, prow))
+
+    def exact(k):
+        p, prow = rows[k]
+        return _score_with_row(cl, nodes, values, i, p, prow)
+
+    def make(score, k):
+        p, prow = rows[k]
+        return Alloc([p], [(p, prow)], score, iloc)
+    return collection_to_solution(fails, oks, is_good, make,
+                                  lambda oks: _by_exact_score(oks, exact))
+
+
+def _estimate_single(cl, stats, values, i, p, prow):
+    """The group's score once instance i is on p (its new row prow), from
+    the group's statistics (Ganeti's incremental update)."""
+    new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF],
+                               metrics.instance_map(cl, p), prow,
+                               metrics.instance_map(cl, p, _node_map_after_add(cl, p, i)),
+                               not cl.nf[p * NF + OFFLINE], values.get(p))
+    return metrics.score_of_stats(new)
+
+
+def _score_with_row(cl, nodes, values, i, p, prow):
+    """metrics.comp_cv of the group with instance i on p (its new row
+    prow), from the nodes' values with p's swapped in."""
+    old = values.get(p)
+    if p in values:
+        values[p] = metrics.node_vals(cl, p, {p: prow})
+    score = metrics.score_of_stats(metrics.stats_of_values(
+        cl, nodes, values, {p: _node_map_after_add(cl, p, i)}))
+    if old is not None:
+        values[p] = old
+    return score
+
+
 CLOSE = kernels.CLOSE      # estimates closer than this are scored in full
 
 
@@ -562,14 +673,16 @@ def _close(estimates):
     return [(p, x) for _, p, x in estimates]
 
 
-def best_single(cl, nodes, targets, i):
+def best_single(cl, nodes, targets, i, values=None):
     """The allocation collection_to_solution picks among
     allocate_on_single(cl, nodes, i, p, True) for p in targets (the
     lowest score; on a tie the later target), without scoring every
     target from scratch: Ganeti's incremental statistics estimate each
     score (to ~1e-12), and only those within a hair of the best
     estimate get the full recomputation that decides.  The nodes' values
-    are computed once; a target's full score swaps in its own."""
+    (metrics.node_vals) are computed once, or kept by the caller that
+    places one instance after another (values); a target's full score
+    swaps in its own."""
     iloc = cl.inf[i * IF + I_LOC_SCORE]
     if not any(cl.node_loc[n] for n in nodes):
         # no location/exclusion component: the kernels do it all
@@ -579,7 +692,8 @@ def best_single(cl, nodes, targets, i):
         close = _close(estimates)
         return collection_to_solution([], [Alloc([p], [(p, row(k))], exact(k), iloc)
                                            for p, k in close], lambda a: True).best
-    values = {n: metrics.node_vals(cl, n) for n in nodes}
+    if values is None:
+        values = {n: metrics.node_vals(cl, n) for n in nodes}
     stats = metrics.stats_of_values(cl, nodes, values)
     estimates = []
     for p in targets:
@@ -591,23 +705,11 @@ def best_single(cl, nodes, targets, i):
                              prow, 0)
         if rc != OK:
             continue
-        new = metrics.update_stats(stats, cl, cl.nf[p * NF:(p + 1) * NF],
-                                   metrics.instance_map(cl, p), prow,
-                                   metrics.instance_map(cl, p, _node_map_after_add(cl, p, i)),
-                                   not cl.nf[p * NF + OFFLINE], values.get(p))
-        estimates.append((metrics.score_of_stats(new), p, prow))
+        estimates.append((_estimate_single(cl, stats, values, i, p, prow), p, prow))
     if not estimates:
         return None
-    oks = []
-    for p, prow in _close(estimates):
-        old = values.get(p)
-        if p in values:
-            values[p] = metrics.node_vals(cl, p, {p: prow})
-        score = metrics.score_of_stats(metrics.stats_of_values(
-            cl, nodes, values, {p: _node_map_after_add(cl, p, i)}))
-        if old is not None:
-            values[p] = old
-        oks.append(Alloc([p], [(p, prow)], score, iloc))
+    oks = [Alloc([p], [(p, prow)], _score_with_row(cl, nodes, values, i, p, prow), iloc)
+           for p, prow in _close(estimates)]
     return collection_to_solution([], oks, lambda a: True).best
 
 
@@ -659,46 +761,19 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
             raise AllocError("Not enough online nodes")
         # a primary without locations has one half for all its secondaries:
         # the kernels score all such pairs in one go
-        policy = {p: _policy_of(cl, i, p) for p, _ in targets if not cl.node_loc[p]}
-        batch = [(p, ss) for p, ss in targets if policy.get(p) == OK]
+        policy, batch = _policy_batch(cl, i, targets)
         values, stats, mapval = {}, [], 0.0
         if any(cl.node_loc[n] for n in nodes):
             values = {n: metrics.node_vals(cl, n) for n in nodes}
             stats = metrics.stats_of_values(cl, nodes, values)
             mapval = metrics.stat_value(metrics.MAP_COMPS[0], stats[metrics.MAP_COMPS[0]])
         scored = KERNELS.pairs(cl, nodes, i, mapval, batch, force) if batch else None
-        quick = not opts.capacity and len(policy) == len(targets) and \
-            (scored is None or scored.best != -2)
-        total = _best_pair(cl, i, targets, policy, scored) if quick else Solution()
-        cache = {}
-        k = -1
-        rcs, scores = scored.results() if scored and not quick else ([], [])
-        for p, secondaries in ([] if quick else targets):
-            fails, oks = [], []
-            if p in policy:
-                rc = policy[p]
-                if rc == OK:
-                    k += 1
-                    rc = scored.prcs[k]
-                if rc != OK:
-                    fails = [rc] * len(secondaries)
-                    total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
-                    continue
-                for j, s in enumerate(secondaries, scored.sec_ptr[k]):
-                    rc = rcs[j]
-                    if rc == OK:
-                        oks.append((scores[j], s))
-                    else:
-                        fails.append(rc)
-
-                def make(score, s, p=p, prow=scored.row(k)):
-                    return _pair_alloc(cl, i, p, s, prow, score)
-                total = sum_allocs(total, collection_to_solution(fails, oks, is_good, make))
-                continue
-            for s in secondaries:
-                result = allocate_on_pair(cl, stats, i, p, s, force, cache, values)
-                (oks if isinstance(result, Alloc) else fails).append(result)
-            total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
+        if not opts.capacity and len(policy) == len(targets) and \
+                (scored is None or scored.best != -2):
+            total = _best_pair(cl, i, targets, policy, scored)
+        else:
+            total = _pair_solutions(cl, i, targets, policy, scored, stats, values, force,
+                                    is_good)
     else:
         if not targets:
             raise AllocError("No online nodes")
@@ -706,13 +781,47 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
         if not any(cl.node_loc[n] for n in nodes):
             total = _singles(cl, nodes, i, targets, force, is_good)
         else:
-            for p in targets:
-                result = allocate_on_single(cl, nodes, i, p, force)
-                (oks if isinstance(result, Alloc) else fails).append(result)
-            total = collection_to_solution(fails, oks, is_good)
+            total = _located_singles(cl, nodes, i, targets, force, is_good)
     if total.best is not None:
         total.best.node_names = [cl.noderecs[n].name for n in total.best.nodes]
     return annotate(total)
+
+
+def _pair_solutions(cl, i, targets, policy, scored, stats, values, force, is_good):
+    """try_alloc's Solution over pairs, primary by primary: from the
+    kernels' scores (scored) where the primary has no location, else by
+    allocate_on_pair."""
+    total = Solution()
+    cache = {}
+    k = -1
+    rcs, scores = scored.results() if scored else ([], [])
+    for p, secondaries in targets:
+        fails, oks = [], []
+        if p in policy:
+            rc = policy[p]
+            if rc == OK:
+                k += 1
+                rc = scored.prcs[k]
+            if rc != OK:
+                fails = [rc] * len(secondaries)
+                total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
+                continue
+            for j, s in enumerate(secondaries, scored.sec_ptr[k]):
+                rc = rcs[j]
+                if rc == OK:
+                    oks.append((scores[j], s))
+                else:
+                    fails.append(rc)
+
+            def make(score, s, p=p, prow=scored.row(k)):
+                return _pair_alloc(cl, i, p, s, prow, score)
+            total = sum_allocs(total, collection_to_solution(fails, oks, is_good, make))
+            continue
+        for s in secondaries:
+            result = allocate_on_pair(cl, stats, i, p, s, force, cache, values)
+            (oks if isinstance(result, Alloc) else fails).append(result)
+        total = sum_allocs(total, collection_to_solution(fails, oks, is_good))
+    return total
 
 
 def _pair_alloc(cl, i, p, s, prow, score):
@@ -725,14 +834,15 @@ def _best_pair(cl, i, targets, policy, scored):
     """try_alloc's Solution without capacity checks, primaries without
     locations: the last pair of the lowest score (collection_to_solution
     gives each primary's, sum_allocs the last of equals)."""
-    failures = []
+    failures = collections.Counter()
     for p, secondaries in targets:
         if policy[p] != OK:
-            failures.extend([policy[p]] * len(secondaries))
+            failures[policy[p]] += len(secondaries)
     if scored is None:
         return Solution(failures)
     for code, count in enumerate(scored.fcount):
-        failures.extend([code] * count)
+        if count:
+            failures[code] += count
     best = None
     if scored.best >= 0:
         k, p, s = scored.pair(scored.best)
@@ -740,13 +850,20 @@ def _best_pair(cl, i, targets, policy, scored):
     return Solution(failures, len(scored.rcs) - sum(scored.fcount), best)
 
 
+def _policy_batch(cl, i, targets):
+    """The policy's answer for each primary without locations, and the
+    (primary, secondaries) of those it passes: what the kernels score in
+    one call (Kernels.pairs)."""
+    policy = {p: _policy_of(cl, i, p) for p, _ in targets if not cl.node_loc[p]}
+    return policy, [(p, ss) for p, ss in targets if policy.get(p) == OK]
+
+
 def _pairs_passing(cl, nodes, i, targets, force):
     """alloc_exists' pairs on primaries without locations, by the kernels:
     (failure codes, the flat indices of the pairs passing, make(j) the
     Alloc of one)."""
-    policy = {p: _policy_of(cl, i, p) for p, _ in targets}
+    policy, batch = _policy_batch(cl, i, targets)
     codes = {rc for rc in policy.values() if rc != OK}
-    batch = [(p, ss) for p, ss in targets if policy[p] == OK]
     if not batch:
         return codes, [], None
     scored = KERNELS.pairs(cl, nodes, i, 0.0, batch, force)
@@ -756,6 +873,39 @@ def _pairs_passing(cl, nodes, i, targets, force):
         k, p, s = scored.pair(j)
         return _pair_alloc(cl, i, p, s, scored.row(k), 0.0)
     return codes, scored.passing(), make
+
+
+def _pairs_one_by_one(cl, i, targets, force):
+    """alloc_exists' pairs where primaries have locations: (failure codes,
+    the Allocs of the pairs passing)."""
+    codes, oks = set(), []
+    for p, secondaries in targets:
+        rc = _policy_of(cl, i, p)
+        if rc != OK:
+            codes.add(rc)
+            continue
+        prows = {}          # add_pri depends on the secondary only by location
+        for s in secondaries:
+            iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
+            if iloc not in prows:
+                prow = [0.0] * NF
+                prc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag,
+                                      cl.ntags, cl.etag_ptr, cl.etag_ids, 0, cl.loc,
+                                      cl.dsrd, cl.words, force, prow, 0)
+                prows[iloc] = (prc, prow)
+            rc, prow = prows[iloc]
+            if rc != OK and not cl.node_loc[p]:
+                codes.add(rc)       # the same for every secondary
+                break
+            if rc == OK:
+                srow = [0.0] * NF
+                rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
+                                     False, False, srow, 0)
+                if rc == OK:
+                    oks.append(Alloc([p, s], [(p, prow), (s, srow)], 0.0, iloc))
+                    continue
+            codes.add(rc)
+    return codes, oks
 
 
 def alloc_exists(cl, nodes, i, alloc_nodes, opts):
@@ -770,35 +920,10 @@ def alloc_exists(cl, nodes, i, alloc_nodes, opts):
     if kind == 2:
         if not targets:
             raise AllocError("Not enough online nodes")
-        if not any(cl.node_loc[p] for p, _ in targets):
+        if any(cl.node_loc[p] for p, _ in targets):
+            codes, oks = _pairs_one_by_one(cl, i, targets, force)
+        else:
             codes, oks, make = _pairs_passing(cl, nodes, i, targets, force)
-            targets = []
-        for p, secondaries in targets:
-            rc = _policy_of(cl, i, p)
-            if rc != OK:
-                codes.add(rc)
-                continue
-            prows = {}          # add_pri depends on the secondary only by location
-            for s in secondaries:
-                iloc = float(len(cl.node_loc[p] & cl.node_loc[s]))
-                if iloc not in prows:
-                    prow = [0.0] * NF
-                    prc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag,
-                                          cl.ntags, cl.etag_ptr, cl.etag_ids, 0, cl.loc,
-                                          cl.dsrd, cl.words, force, prow, 0)
-                    prows[iloc] = (prc, prow)
-                rc, prow = prows[iloc]
-                if rc != OK and not cl.node_loc[p]:
-                    codes.add(rc)       # the same for every secondary
-                    break
-                if rc == OK:
-                    srow = [0.0] * NF
-                    rc = kernels.add_sec(cl.nf, s * NF, s, cl.inf, i, p, cl.peers, cl.nnodes,
-                                         False, False, srow, 0)
-                    if rc == OK:
-                        oks.append(Alloc([p, s], [(p, prow), (s, srow)], 0.0, iloc))
-                        continue
-                codes.add(rc)
     else:
         if not targets:
             raise AllocError("No online nodes")
@@ -1010,14 +1135,17 @@ def can_evacuate(cl, n, opts, sums=None):
             verdict = KERNELS.place_all(cl, group_nodes, escape, fixed_)
             if verdict is not None:
                 return verdict
+        values = {k: metrics.node_vals(cl, k) for k in group_nodes}
         for i in fixed_:
-            best = best_single(cl, group_nodes, escape, i)
+            best = best_single(cl, group_nodes, escape, i, values)
             if best is None:
                 return False
             sol = Solution(best=best)
             for node, row in sol.best.rows:
                 journal.node(node)
                 cl.nf[node * NF:(node + 1) * NF] = row
+                if node in values:
+                    values[node] = metrics.node_vals(cl, node)
                 moves._tags(cl, node, i, cl.ptag, 1)
                 if not cl.inf[i * IF + I_FORTH]:
                     moves._tags(cl, node, i, cl.rtag, 1)
@@ -1215,6 +1343,7 @@ def _policy_of(cl, i, p):
 
 
 POLICY_MEMO_LIMIT = 100000
+PAIR_LISTS_LIMIT = 1000
 
 
 def remember(memo, key, value, limit):
@@ -1678,7 +1807,8 @@ def dedicated_find_allocation(cl, gdx, i, count, opts):
 def _concat(sol, result):
     """AllocationSolution.concatAllocs."""
     if not isinstance(result, Alloc):
-        return Solution([result] + sol.failures, sol.allocs, sol.best, sol.log)
+        return Solution(sol.failures + collections.Counter([result]), sol.allocs, sol.best,
+                        sol.log)
     return Solution(sol.failures, sol.allocs + 1, _better(sol.best, result), sol.log)
 
 

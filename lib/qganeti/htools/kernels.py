@@ -30,6 +30,7 @@ from qganeti.htools.consts import (
 
 NAN = float("nan")
 INF = float("inf")
+NO_ANSWER = -1          # score_pairs: a shared secondary half not worked out yet
 # candidates whose estimated score is this close (relative) to the best
 # estimate are scored in full: Ganeti's incremental statistics estimate a
 # score to ~1e-13, 3e-9 at worst seen (a spread near zero)
@@ -640,7 +641,7 @@ def std_devs(kinds, var, sums):
 def score_pairs(nf, nodes, inf, i, prims, sec_ptr, secs, peers, nnodes, ptag, ntags,
                 etag_ptr, etag_ids, loc, dsrd, words, force, kinds, weights, cnt, tot, var,
                 sums, mapval, vals, prows, pcnt, ptot, pvar, psums, pvals, srow, nvals, prcs,
-                rcs, scores, fcount):
+                rcs, scores, fcount, shared_rcs, shared_vals):
     """Cluster.allocateOnPair of instance i in the group of nodes (its
     statistics: base_stats into cnt/tot/var/sums) on each primary of prims
     (without locations, passing the policy) with each of its secondaries
@@ -652,9 +653,19 @@ def score_pairs(nf, nodes, inf, i, prims, sec_ptr, secs, peers, nnodes, ptag, nt
     failures (a failing primary fails with each of its secondaries).
     Returns the flat index of the best pair, the last one of the lowest
     score (try_alloc's choice without capacity checks), -1 without one,
-    -2 when a score is not a number (sorting cannot be mirrored)."""
+    -2 when a score is not a number (sorting cannot be mirrored).
+    A secondary's half depends on the primary only through the peer
+    memory it reserves: where that stays within the node's reserve
+    (R_MEM), add_sec's answer and the node's values are the same for every
+    primary, worked out once into shared_rcs[s] (NO_ANSWER until then) and
+    shared_vals[s * ncomp:] (room for every node)."""
     ncomp = len(kinds)
     base_stats(nf, nodes, kinds, vals, cnt, tot, var, sums)
+    for n in range(len(shared_rcs)):
+        shared_rcs[n] = NO_ANSWER
+    ioff = i * IF
+    sec_mem = inf[ioff + I_MEMORY] if inf[ioff + I_SEC_MEM] != 0.0 else 0.0
+    forth = inf[ioff + I_FORTH] != 0.0
     best = -1
     low = INF
     for k in range(len(prims)):
@@ -686,14 +697,25 @@ def score_pairs(nf, nodes, inf, i, prims, sec_ptr, secs, peers, nnodes, ptag, nt
         std_devs(kinds, pvar, psums)
         for j in range(first, last):
             s = secs[j]
-            rc = add_sec(nf, s * NF, s, inf, i, p, peers, nnodes, False, False, srow, 0)
+            if forth or peers[s * nnodes + p] + sec_mem <= nf[s * NF + R_MEM]:
+                if shared_rcs[s] == NO_ANSWER:
+                    shared_rcs[s] = add_sec(nf, s * NF, s, inf, i, p, peers, nnodes, False,
+                                            False, srow, 0)
+                    if shared_rcs[s] == OK:
+                        node_values(srow, 0, shared_vals, s * ncomp)
+                rc = shared_rcs[s]
+                new, noff = shared_vals, s * ncomp
+            else:
+                rc = add_sec(nf, s * NF, s, inf, i, p, peers, nnodes, False, False, srow, 0)
+                if rc == OK:
+                    node_values(srow, 0, nvals, 0)
+                new, noff = nvals, 0
             rcs[j] = rc
             if rc != OK:
                 fcount[rc] += 1
                 continue
-            node_values(srow, 0, nvals, 0)
             score = score_replacing(kinds, weights, pcnt, ptot, pvar, psums, mapval, vals,
-                                    s * ncomp, nvals, 0, nf[s * NF + OFFLINE] == 0.0)
+                                    s * ncomp, new, noff, nf[s * NF + OFFLINE] == 0.0)
             scores[j] = score
             if score != score:
                 best = -2
