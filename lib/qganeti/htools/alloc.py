@@ -390,6 +390,9 @@ class Kernels:
         i8 = np.int64
         words = cl.words
         first, last = cl.etag_ptr[i], cl.etag_ptr[i + 1]
+        # a copy of its own, not _tables' (changed in place by its next
+        # call): exact_score is called later, between capacity checks that
+        # try placements on the cluster
         nf, nodes = self._floats(cl.nf), np.array(nodes, dtype=i8)
         vals = np.empty(cl.nnodes * ncomp)
         prows = np.empty(count * NF)
