@@ -616,14 +616,21 @@ def _estimate_single(cl, stats, values, i, p, prow):
 def _score_with_row(cl, nodes, values, i, p, prow):
     """metrics.comp_cv of the group with instance i on p (its new row
     prow), from the nodes' values with p's swapped in."""
-    old = values.get(p)
-    if p in values:
-        values[p] = metrics.node_vals(cl, p, {p: prow})
-    score = metrics.score_of_stats(metrics.stats_of_values(
-        cl, nodes, values, {p: _node_map_after_add(cl, p, i)}))
-    if old is not None:
-        values[p] = old
-    return score
+    return _score_with_rows(cl, nodes, values, [(p, prow)], {p: _node_map_after_add(cl, p, i)})
+
+
+def _score_with_rows(cl, nodes, values, rows, rtags):
+    """metrics.comp_cv(cl, nodes, dict(rows), rtags) from the nodes'
+    values (node_vals), with those of the nodes in rows swapped in."""
+    kept = {}
+    for node, row in rows:
+        if node in values:
+            kept[node] = values[node]
+            values[node] = metrics.node_vals(cl, node, {node: row})
+    try:
+        return metrics.score_of_stats(metrics.stats_of_values(cl, nodes, values, rtags))
+    finally:
+        values.update(kept)
 
 
 CLOSE = kernels.CLOSE      # estimates closer than this are scored in full
@@ -1120,9 +1127,10 @@ def can_evacuate(cl, n, opts, sums=None):
                     cl.nf[k * NF:(k + 1) * NF] = table[k * NF:(k + 1) * NF]
                 shared = []
         evac_opts = Options(ignore_soft_errors=True)
+        values = {k: metrics.node_vals(cl, k) for k in group_nodes}
         for i in shared:
             try:
-                evac_one_node(cl, i, grp, escape, evac_opts, journal)
+                evac_one_node(cl, i, grp, escape, evac_opts, journal, values)
             except AllocError:
                 return False
         fixed_.sort(key=lambda i: -cl.inf[i * IF + I_MEMORY])
@@ -1138,7 +1146,6 @@ def can_evacuate(cl, n, opts, sums=None):
             verdict = KERNELS.place_all(cl, group_nodes, escape, fixed_)
             if verdict is not None:
                 return verdict
-        values = {k: metrics.node_vals(cl, k) for k in group_nodes}
         for i in fixed_:
             best = best_single(cl, group_nodes, escape, i, values)
             if best is None:
@@ -1451,9 +1458,11 @@ def _estimate(cl, stats, members, i, move, ndx, rows):
     return metrics.score_of_stats(stats)
 
 
-def evac_one_node(cl, i, gdx, avail, opts, journal=None):
+def evac_one_node(cl, i, gdx, avail, opts, journal=None, values=None):
     """Evacuate.evacOneNodeOnly: the best new secondary (DRBD) or primary
-    (shared storage); applies it and returns the move and target."""
+    (shared storage); applies it and returns the move and target.
+    values: the group's node_vals, kept by a caller that evacuates one
+    instance after another (they follow the move applied)."""
     mirror = int(cl.inf[i * IF + I_MIRROR])
     if mirror == MIRROR_NONE:
         raise AllocError("Can't relocate/evacuate non-mirrored instances")
@@ -1463,9 +1472,11 @@ def evac_one_node(cl, i, gdx, avail, opts, journal=None):
     scratch = moves.Scratch()
     # estimates first (Ganeti's incremental statistics); only the targets
     # within a hair of the best estimate are scored in full below
-    members = [n for n in range(cl.nnodes) if cl.node_group(n) == gdx]
-    stats = metrics.cluster_stats(cl, members)
-    members = set(members)
+    group = [n for n in range(cl.nnodes) if cl.node_group(n) == gdx]
+    if values is None:
+        values = {n: metrics.node_vals(cl, n) for n in group}
+    stats = metrics.stats_of_values(cl, group, values)
+    members = set(group)
     found = []
     for ndx in avail:
         rc, iloc, rows = moves.move_rows(cl, i, move, ndx, opts.ignore_soft_errors, scratch)
@@ -1485,13 +1496,10 @@ def evac_one_node(cl, i, gdx, avail, opts, journal=None):
         found = [entry for entry in found
                  if entry[0] <= low + tol or cl.nf[entry[1] * NF + OFFLINE]]
     for _, ndx, rows, iloc in found:
-        trial = moves.Journal(cl)
-        for n in cl.inst_nodes(i) + [ndx]:
-            trial.node(n)
-        trial.inst(i)
-        moves.commit(cl, i, move, ndx, rows, iloc)
-        score = group_score(cl, gdx)
-        trial.restore()
+        # group_score once the move is made: only the rows and exclusion
+        # counts of the nodes it changes differ
+        score = _score_with_rows(cl, group, values, rows,
+                                 moves.exclusion_counts_after(cl, i, move, ndx))
         if best is None or not best[0] < score:
             best = (score, ndx, rows, iloc)
     if best is None:
@@ -1502,6 +1510,9 @@ def evac_one_node(cl, i, gdx, avail, opts, journal=None):
             journal.node(n)
         journal.inst(i)
     moves.commit(cl, i, move, ndx, rows, iloc)
+    for node, _ in rows:
+        if node in values:
+            values[node] = metrics.node_vals(cl, node)
     return [(move, ndx)]
 
 
