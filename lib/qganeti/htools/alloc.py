@@ -229,7 +229,7 @@ class Kernels:
             return self.kern
         from qganeti.htools import jit
         switch = self.AOT_SWITCH_AFTER if jit.aot_built() else self.SWITCH_AFTER
-        if self.kern is None and self.spent > switch:
+        if self.spent > switch:
             import numpy as np
             self.np = np
             self.kern = jit.compiled_kernels()
@@ -787,7 +787,6 @@ def try_alloc(cl, nodes, i, alloc_nodes, opts):
     else:
         if not targets:
             raise AllocError("No online nodes")
-        fails, oks = [], []
         if not any(cl.node_loc[n] for n in nodes):
             total = _singles(cl, nodes, i, targets, force, is_good)
         else:
