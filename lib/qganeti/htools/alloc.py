@@ -259,9 +259,11 @@ class Kernels:
         most calls find them as it left them (the tries of one request,
         the shrinking trials of tiered allocation) or with a node or two
         changed (one placement).  List equality stops at the first float
-        object that changed and is ten times cheaper than a conversion;
-        a node's peer row changes with its own row (moves), and the check
-        after the changed rows are copied makes sure of it."""
+        that changed and is ten times cheaper than a conversion.  It
+        compares values: a float that went from 0.0 to -0.0 (or back)
+        counts as unchanged, and its mirror keeps the old sign.  A node's
+        peer row changes with its own row (moves), and the check after
+        the changed rows are copied makes sure of it."""
         nf, peers, nn = cl.nf, cl.peers, cl.nnodes
         seen = self.mirrors
         if seen and seen[0] is nf and seen[1] is peers:
@@ -579,17 +581,11 @@ def _located_singles(cl, nodes, i, targets, force, is_good):
     values = {n: metrics.node_vals(cl, n) for n in nodes}
     stats = metrics.stats_of_values(cl, nodes, values)
     fails, oks, rows = [], [], []
-    for p in targets:
-        rc = _policy_of(cl, i, p)
-        if rc == OK:
-            prow = [0.0] * NF
-            rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
-                                 cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force,
-                                 prow, 0)
+    for p, rc, prow, estimate in _located_estimates(cl, stats, values, i, targets, force):
         if rc != OK:
             fails.append(rc)
             continue
-        oks.append((_estimate_single(cl, stats, values, i, p, prow), len(rows)))
+        oks.append((estimate, len(rows)))
         rows.append((p, prow))
 
     def exact(k):
@@ -601,6 +597,24 @@ def _located_singles(cl, nodes, i, targets, force, is_good):
         return Alloc([p], [(p, prow)], score, iloc)
     return collection_to_solution(fails, oks, is_good, make,
                                   lambda oks: _by_exact_score(oks, exact))
+
+
+def _located_estimates(cl, stats, values, i, targets, force):
+    """(p, rc, prow, estimate) for each of targets, in a group with
+    locations: the policy's answer, then add_pri's; where both are OK,
+    p's new row and the group's score estimated with instance i on p."""
+    iloc = cl.inf[i * IF + I_LOC_SCORE]
+    for p in targets:
+        rc = _policy_of(cl, i, p)
+        prow = estimate = None
+        if rc == OK:
+            prow = [0.0] * NF
+            rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
+                                 cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, force,
+                                 prow, 0)
+        if rc == OK:
+            estimate = _estimate_single(cl, stats, values, i, p, prow)
+        yield p, rc, prow, estimate
 
 
 def _estimate_single(cl, stats, values, i, p, prow):
@@ -705,17 +719,8 @@ def best_single(cl, nodes, targets, i, values=None):
     if values is None:
         values = {n: metrics.node_vals(cl, n) for n in nodes}
     stats = metrics.stats_of_values(cl, nodes, values)
-    estimates = []
-    for p in targets:
-        if _policy_of(cl, i, p) != OK:
-            continue
-        prow = [0.0] * NF
-        rc = kernels.add_pri(cl.nf, p * NF, p, cl.inf, i, iloc, cl.ptag, cl.ntags,
-                             cl.etag_ptr, cl.etag_ids, 0, cl.loc, cl.dsrd, cl.words, True,
-                             prow, 0)
-        if rc != OK:
-            continue
-        estimates.append((_estimate_single(cl, stats, values, i, p, prow), p, prow))
+    estimates = [(estimate, p, prow) for p, rc, prow, estimate
+                 in _located_estimates(cl, stats, values, i, targets, True) if rc == OK]
     if not estimates:
         return None
     oks = [Alloc([p], [(p, prow)], _score_with_row(cl, nodes, values, i, p, prow), iloc)
