@@ -4,7 +4,8 @@
     flip N   flips one bit of byte N (a tampered stream),
     stall N  passes N bytes on, then swallows the rest (a sender that
              goes on writing into a dead link; prints "stalled" then),
-    close N  passes N bytes on, then drops both connections.
+    close N  passes N bytes on, then drops both connections,
+    trickle N passes everything on, N bytes at a time (a slow link).
 
     python3 t/lib/tcp_proxy.py PORT MODE N     (prints its own port first)
 
@@ -14,8 +15,9 @@ or from Python, start(port, mode, n) in a thread, which returns the port.
 import socket
 import sys
 import threading
+import time
 
-MODES = ("flip", "stall", "close")
+MODES = ("flip", "stall", "close", "trickle")
 
 
 def _pass_back(server, client):
@@ -50,11 +52,15 @@ def _serve(listener, port, mode, count, report):
             if len(passed) < len(data) and seen <= count:
                 report("stalled")       # once: from here on seen > count
             seen += len(data)
-            if passed:
+            if passed and mode == "trickle":
+                for start in range(0, len(passed), count):
+                    server.sendall(passed[start:start + count])
+                    time.sleep(0.0005)
+            elif passed:
                 server.sendall(passed)
     except OSError:
         pass
-    if mode == "flip":
+    if mode in ("flip", "trickle"):
         try:
             server.shutdown(socket.SHUT_WR)
         except OSError:

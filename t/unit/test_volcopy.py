@@ -222,3 +222,25 @@ def test_discard_removes_what_resumable_transfers_kept(root):
     assert os.path.exists(volcopy.partial_file(dst))
     assert volcopy.discard(dst) is True
     assert not os.path.exists(volcopy.partial_file(dst))
+
+
+def test_frames_that_come_in_small_pieces_are_all_taken(root, monkeypatch):
+    # a slow link: every frame reaches the receiver in many small pieces
+    monkeypatch.setattr(volcopy, "IO_TIMEOUT", 10.0)
+    src, dst = root / "src", root / "dst"
+    src.write_bytes(os.urandom(300 << 10))
+    listener = volcopy.listen("127.0.0.1")
+    out = {}
+
+    def receive():
+        try:
+            out["received"] = volcopy.receive(listener, str(dst), b"k" * 32, timeout=20)
+        except volcopy.CopyError as err:
+            out["receive_error"] = err
+    thread = threading.Thread(target=receive)
+    thread.start()
+    port = tcp_proxy.start(listener.getsockname()[1], "trickle", 4096)
+    sent = volcopy.send("127.0.0.1", port, str(src), b"k" * 32, timeout=10)
+    thread.join()
+    assert out.get("received", {}).get("sha256") == sent["sha256"], out
+    assert dst.read_bytes() == src.read_bytes()
