@@ -30,9 +30,13 @@ def sparse_source(path, size=32 << 20):
     return path
 
 
-def copy(src, dst, key=b"k" * 32, send_key=None, tls=True, compress="none", resume=False):
+def copy(src, dst, key=b"k" * 32, send_key=None, tls=True, compress="none", resume=False,
+         proxy=None):
+    """Send SRC into DST; PROXY (mode, n): through tcp_proxy in that mode."""
     listener = volcopy.listen("127.0.0.1")
     port = listener.getsockname()[1]
+    if proxy:
+        port = tcp_proxy.start(port, *proxy)
     out = {}
 
     def receive():
@@ -175,20 +179,8 @@ def test_an_interrupted_resumable_transfer_keeps_its_partial_file(root):
     with open(src, "wb") as handle:
         handle.write(os.urandom(16 << 20))
     dst = root / "dst"
-    listener = volcopy.listen("127.0.0.1")
-    out = {}
-
-    def receive():
-        try:
-            volcopy.receive(listener, str(dst), b"k" * 32, timeout=20, resume=True)
-        except volcopy.CopyError as err:
-            out["receive_error"] = err
-    thread = threading.Thread(target=receive)
-    thread.start()
-    port = tcp_proxy.start(listener.getsockname()[1], "close", 6 << 20)
-    with pytest.raises(volcopy.CopyError):
-        volcopy.send("127.0.0.1", port, src, b"k" * 32)
-    thread.join()
+    out = copy(src, str(dst), resume=True, proxy=("close", 6 << 20))
+    assert "send_error" in out, out
     assert "connection closed" in str(out["receive_error"])
     partial = volcopy.partial_file(str(dst))
     assert os.path.exists(partial) and not dst.exists()
@@ -229,18 +221,7 @@ def test_frames_that_come_in_small_pieces_are_all_taken(root, monkeypatch):
     monkeypatch.setattr(volcopy, "IO_TIMEOUT", 10.0)
     src, dst = root / "src", root / "dst"
     src.write_bytes(os.urandom(300 << 10))
-    listener = volcopy.listen("127.0.0.1")
-    out = {}
-
-    def receive():
-        try:
-            out["received"] = volcopy.receive(listener, str(dst), b"k" * 32, timeout=20)
-        except volcopy.CopyError as err:
-            out["receive_error"] = err
-    thread = threading.Thread(target=receive)
-    thread.start()
-    port = tcp_proxy.start(listener.getsockname()[1], "trickle", 4096)
-    sent = volcopy.send("127.0.0.1", port, str(src), b"k" * 32, timeout=10)
-    thread.join()
-    assert out.get("received", {}).get("sha256") == sent["sha256"], out
+    out = copy(str(src), str(dst), proxy=("trickle", 4096))
+    assert "received" in out and "sent" in out, out
+    assert out["received"]["sha256"] == out["sent"]["sha256"]
     assert dst.read_bytes() == src.read_bytes()
